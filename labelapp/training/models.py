@@ -1,0 +1,55 @@
+"""Model versions and their per-image predictions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from labelapp.images.models import Image
+from labelapp.projects.models import Project
+
+
+class ModelVersion(models.Model):
+    """The result of one training round: a checkpoint, counts, losses and metrics."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    algorithm = models.CharField(max_length=40)
+    backbone = models.CharField(max_length=40)
+    checkpoint = models.CharField(max_length=500, help_text="Path of the checkpoint, relative to CHECKPOINT_DIR.")
+    human_labels = models.PositiveIntegerField(default=0)
+    pseudo_labels = models.PositiveIntegerField(default=0)
+    images = models.PositiveIntegerField(default=0)
+    steps = models.PositiveIntegerField(default=0, help_text="Optimizer steps since the first round.")
+    round_steps = models.PositiveIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    device = models.CharField(max_length=40, blank=True)
+    losses = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_version_number")]
+
+    def __str__(self) -> str:
+        return f"{self.project} v{self.number}"
+
+
+class Prediction(models.Model):
+    """One image's prediction under one model version."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
+    predicted_index = models.PositiveSmallIntegerField()
+    confidence = models.FloatField()
+    margin = models.FloatField()
+    entropy = models.FloatField()
+    probs = models.JSONField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["version", "image"], name="unique_prediction")]
+        indexes = [
+            models.Index(fields=["version", "confidence"]),
+            models.Index(fields=["version", "predicted_index", "confidence"]),
+        ]

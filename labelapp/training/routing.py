@@ -1,0 +1,3 @@
+"""Websocket routes of the training app."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,15 @@
+"""Root URL map: each app owns the paths under its prefix."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("labelapp.api.urls")),
+    path("", include("labelapp.projects.urls")),
+    path("p/<slug:slug>/", include("labelapp.images.urls")),
+    path("p/<slug:slug>/", include("labelapp.labeling.urls")),
+    path("p/<slug:slug>/", include("labelapp.training.urls")),
+    path("p/<slug:slug>/", include("labelapp.exports.urls")),
+]

@@ -1,0 +1,146 @@
+"""SimMatch: Zheng et al., "SimMatch: Semi-supervised Learning with Similarity Matching", CVPR 2022."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..augment import to_float
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .fixmatch import masked_pseudo_label_loss
+from .registry import register_algorithm
+
+EMBED_CHUNK = 1024
+
+
+def unfold_and_aggregate(
+    class_probs: torch.Tensor, similarity: torch.Tensor, bank_labels: torch.Tensor, alpha: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SimMatch's label propagation between class and instance space.
+
+    ``class_probs`` p^w [B, K]; ``similarity`` q^w [B, L] (softmax over the memory bank);
+    ``bank_labels`` [L] the class of each bank entry. Returns
+
+    * unfolding: q̂_j ∝ q^w_j · p^w[class_j], normalised over the bank (the instance pseudo-label);
+    * aggregation: q^agg_k = Σ_{j: class_j = k} q̂_j, and p̂ = α p^w + (1 − α) q^agg.
+
+    The seed talk's 4-class example: p^w = [0.8, 0.01, 0.1, 0.09], bank classes [1,2,3,4,1,1,2,4],
+    q^w = [0.2, 0.05, 0.01, 0.04, 0.3, 0.25, 0.05, 0.01] give q̂ ≈ [0.26, 0, 0, 0.01, 0.40, 0.33, 0, 0],
+    q^agg ≈ [0.99, 0, 0, 0.01] and, with α = 0.9, p̂ ≈ [0.82, 0.01, 0.09, 0.08].
+    """
+    index = bank_labels.view(1, -1).expand(similarity.shape[0], -1)
+    unfolded = similarity * class_probs.gather(1, index)
+    unfolded = unfolded / unfolded.sum(dim=1, keepdim=True).clamp_min(1e-12)
+    aggregated = torch.zeros_like(class_probs).scatter_add_(1, index, unfolded)
+    return unfolded, alpha * class_probs + (1.0 - alpha) * aggregated
+
+
+@register_algorithm("simmatch")
+class SimMatch(Algorithm):
+    """SimMatch (Zheng et al., CVPR 2022): FixMatch plus similarity matching with a labeled bank.
+
+    Per step: distribution alignment of the weak prediction (ReMixMatch's rule, towards a uniform
+    prior, over a running mean of the last ``da_len`` batches); instance similarity q of weak/strong
+    unlabeled embeddings to a memory bank of L2-normalised ``proj_dim``-d embeddings of the labeled
+    images (temperature ``temperature``); label unfolding and aggregation
+    (:func:`unfold_and_aggregate`, ``smoothing_alpha`` = α = 0.9); the soft pseudo-label p̂ masked by
+    max p̂ ≥ τ trains the strong view, and the instance-consistency loss H(q̂, q^s) (weight
+    ``lambda_in``) trains the strong embedding. The bank is updated with the labeled batch's
+    embeddings (momentum ``bank_momentum``).
+
+    The bank has one row per image of the current labeled set, keyed by its row index. The product's
+    labeled set grows between rounds, so :meth:`prepare` rebuilds the bank from the network's current
+    embeddings whenever the labeled set differs from the one the bank was built for.
+    """
+
+    uses_projection = True
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        k = config.num_classes
+        self.bank = torch.empty(0, config.proj_dim)
+        self.bank_labels = torch.empty(0, dtype=torch.int64)
+        self.class_means = torch.full((config.da_len, k), 1.0 / k)  # distribution-alignment queue
+        self.class_means_next = 0
+
+    def to(self, device: torch.device) -> SimMatch:
+        self.bank = self.bank.to(device)
+        self.bank_labels = self.bank_labels.to(device)
+        self.class_means = self.class_means.to(device)
+        return self
+
+    @torch.no_grad()
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+        if self.bank_labels.shape == labels.shape and torch.equal(self.bank_labels, labels):
+            return
+        was_training = model.training
+        model.eval()
+        chunks = [
+            model.project(model.features(to_float(labeled_images[start : start + EMBED_CHUNK]))).float()
+            for start in range(0, labeled_images.shape[0], EMBED_CHUNK)
+        ]
+        model.train(was_training)
+        self.bank = torch.cat(chunks)
+        self.bank_labels = labels.clone()
+
+    def _align(self, probs: torch.Tensor) -> torch.Tensor:
+        """Distribution alignment: p ∝ p · uniform / running mean of p (then record this batch)."""
+        running_mean = self.class_means.mean(dim=0)
+        self.class_means[self.class_means_next] = probs.mean(dim=0)
+        self.class_means_next = (self.class_means_next + 1) % self.class_means.shape[0]
+        aligned = probs / running_mean.clamp_min(1e-12)
+        return aligned / aligned.sum(dim=1, keepdim=True)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
+        cfg = self.config
+        num_labeled = batch.labeled.shape[0]
+        features = model.features(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
+        logits = model.head(features)
+        embeddings = model.project(features).float()
+        logits_x = logits[:num_labeled]
+        logits_w, logits_s = logits[num_labeled:].chunk(2)
+        embed_w, embed_s = embeddings[num_labeled:].chunk(2)
+        loss_x = F.cross_entropy(logits_x, batch.labels)
+
+        bank = self.bank.clone()
+        with torch.no_grad():
+            probs_w = self._align(logits_w.detach().float().softmax(dim=1))
+            similarity_w = (embed_w.detach() @ bank.T / cfg.temperature).softmax(dim=1)
+            instance_target, pseudo = unfold_and_aggregate(probs_w, similarity_w, self.bank_labels, cfg.smoothing_alpha)
+            mask = (pseudo.max(dim=1).values >= cfg.threshold).float()
+        log_similarity_s = F.log_softmax(embed_s @ bank.T / cfg.temperature, dim=1)
+        loss_in = -(instance_target * log_similarity_s).sum(dim=1).mean()
+        loss_u = masked_pseudo_label_loss(logits_s, pseudo, mask)
+        loss = loss_x + cfg.lambda_u * loss_u + cfg.lambda_in * loss_in
+        self._update_bank(embeddings[:num_labeled].detach(), batch.labeled_index)
+        return {
+            "loss": loss,
+            "loss_x": loss_x.detach(),
+            "loss_u": loss_u.detach(),
+            "loss_in": loss_in.detach(),
+            "mask_ratio": mask.mean(),
+        }
+
+    @torch.no_grad()
+    def _update_bank(self, embeddings: torch.Tensor, index: torch.Tensor) -> None:
+        m = self.config.bank_momentum
+        self.bank[index] = F.normalize(m * self.bank[index] + (1.0 - m) * embeddings, dim=1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "bank": self.bank,
+            "bank_labels": self.bank_labels,
+            "class_means": self.class_means,
+            "class_means_next": self.class_means_next,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        device = self.bank.device
+        self.bank = state["bank"].to(device)
+        self.bank_labels = state["bank_labels"].to(device)
+        self.class_means = state["class_means"].to(device)
+        self.class_means_next = int(state["class_means_next"])

@@ -1,0 +1,183 @@
+"""Backbones behind one contract: ``features(x) -> embedding [N, D]``, ``head(embedding) -> logits``.
+
+Inputs are float images in [0, 1], NCHW; each network normalises them itself, so callers (the
+trainer, inference, exports) never need to know per-backbone statistics. BatchNorm momentum is set
+from the config (default 0.1, see :class:`sslengine.config.TrainConfig`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What a backbone factory needs to know about the data."""
+
+    in_channels: int
+    image_size: int
+    bn_momentum: float = 0.1
+    pretrained_path: str | None = None
+
+
+@dataclass
+class Body:
+    """A feature extractor, its output width and the input statistics it expects."""
+
+    module: nn.Module
+    feature_dim: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+BACKBONES: Registry[Callable[[BackboneSpec], Body]] = Registry("backbone")
+register_backbone = BACKBONES.register
+
+
+def list_backbones() -> list[str]:
+    """Names accepted by ``TrainConfig.backbone``."""
+    return BACKBONES.names()
+
+
+class Network(nn.Module):
+    """Backbone body + linear classifier head + optional projection head (SimMatch's embedding)."""
+
+    def __init__(self, body: Body, num_classes: int, proj_dim: int = 0) -> None:
+        super().__init__()
+        self.body = body.module
+        self.feature_dim = body.feature_dim
+        self.register_buffer("mean", torch.tensor(body.mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(body.std).view(1, -1, 1, 1))
+        self.head = nn.Linear(body.feature_dim, num_classes)
+        self.projector: nn.Module | None = None
+        if proj_dim:
+            self.projector = nn.Sequential(
+                nn.Linear(body.feature_dim, body.feature_dim),
+                nn.ReLU(inplace=True),
+                nn.Linear(body.feature_dim, proj_dim),
+            )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled embedding [N, D] of float images in [0, 1]."""
+        return self.body((x - self.mean) / self.std)
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """L2-normalised low-dimensional embedding (needs ``proj_dim > 0``)."""
+        if self.projector is None:
+            raise RuntimeError("this network was built without a projection head")
+        return F.normalize(self.projector(features), dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def build_network(name: str, spec: BackboneSpec, num_classes: int, proj_dim: int = 0) -> Network:
+    """Build a registered backbone with its heads and set every BatchNorm's momentum."""
+    network = Network(BACKBONES.get(name)(spec), num_classes, proj_dim)
+    for module in network.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = spec.bn_momentum
+    return network
+
+
+def _gray_or_rgb(values: tuple[float, float, float], channels: int) -> tuple[float, ...]:
+    return values if channels == 3 else (sum(values) / 3.0,)
+
+
+def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+@register_backbone("cnn-small")
+def cnn_small(spec: BackboneSpec) -> Body:
+    """Four 3×3 conv layers (32-64-128-128, three stride-2), ~0.24M parameters, fast on a CPU."""
+    widths = (32, 64, 128, 128)
+    layers: list[nn.Module] = _conv_bn_relu(spec.in_channels, widths[0], 1)
+    for cin, cout in zip(widths[:-1], widths[1:]):
+        layers += _conv_bn_relu(cin, cout, 2)
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return Body(nn.Sequential(*layers), widths[-1], *_default_stats(spec.in_channels))
+
+
+def _default_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return _gray_or_rgb((0.5, 0.5, 0.5), channels), _gray_or_rgb((0.25, 0.25, 0.25), channels)
+
+
+class _WideBlock(nn.Module):
+    """Pre-activation residual block of a Wide ResNet (Zagoruyko & Komodakis, 2016)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, activate_before_residual: bool) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.act = nn.LeakyReLU(0.1, inplace=True)
+        self.shortcut = None if cin == cout else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
+        self.activate_before_residual = activate_before_residual
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pre = self.act(self.bn1(x))
+        residual = pre if (self.shortcut is not None or self.activate_before_residual) else x
+        out = self.conv2(self.act(self.bn2(self.conv1(pre))))
+        return out + (residual if self.shortcut is None else self.shortcut(pre))
+
+
+@register_backbone("wrn-28-2")
+def wrn_28_2(spec: BackboneSpec) -> Body:
+    """WRN-28-2 (1.5M parameters), the standard backbone of the FixMatch/SimMatch CIFAR tables."""
+    depth, widen = 28, 2
+    per_group = (depth - 4) // 6
+    widths = (16, 16 * widen, 32 * widen, 64 * widen)
+    layers: list[nn.Module] = [nn.Conv2d(spec.in_channels, widths[0], 3, 1, 1, bias=False)]
+    for group, stride in enumerate((1, 2, 2)):
+        for block in range(per_group):
+            cin = widths[group] if block == 0 else widths[group + 1]
+            layers.append(
+                _WideBlock(cin, widths[group + 1], stride if block == 0 else 1, group == 0 and block == 0)
+            )
+    layers += [
+        nn.BatchNorm2d(widths[-1]),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    ]
+    return Body(nn.Sequential(*layers), widths[-1], *_default_stats(spec.in_channels))
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@register_backbone("resnet18")
+def resnet18(spec: BackboneSpec) -> Body:
+    """torchvision ResNet-18 (He et al., 2016), optionally initialised from a local weights file.
+
+    Images of 64 px or less get a CIFAR-style stem (3×3 stride-1 conv, no max-pool); the ImageNet
+    stem's weights are then skipped when loading. Grayscale input sums the RGB kernels of ``conv1``.
+    Nothing is ever downloaded.
+    """
+    from torchvision.models import resnet18 as tv_resnet18
+
+    model = tv_resnet18(weights=None)
+    if spec.pretrained_path:
+        state = torch.load(spec.pretrained_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    small = spec.image_size <= 64
+    if small:
+        model.conv1 = nn.Conv2d(spec.in_channels, 64, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    elif spec.in_channels == 1:
+        rgb = model.conv1.weight.detach()
+        model.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+        model.conv1.weight.data.copy_(rgb.sum(dim=1, keepdim=True))
+    model.fc = nn.Identity()
+    mean, std = _gray_or_rgb(IMAGENET_MEAN, spec.in_channels), _gray_or_rgb(IMAGENET_STD, spec.in_channels)
+    return Body(model, 512, mean, std)
