@@ -153,6 +153,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000,
 MAX_UPLOAD_BYTES = env.env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1024)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
+# A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the
+# round runs; a worker killed mid-round frees the project after at most this long.
+TRAINING_LOCK_SECONDS = env.env_int("TRAINING_LOCK_SECONDS", 30, minimum=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
