@@ -1,0 +1,326 @@
+"""Deployable exports of a trained model: TorchScript, ONNX, a model card and a predict example.
+
+Both model formats take what the app itself feeds the engine, **uint8 NCHW images at the training
+size**, and do everything else inside: ``x / 255`` (the engine's ``to_float``), the backbone's own
+normalisation (``Network.features`` subtracts its mean and divides by its std), the classifier, then a
+softmax. They return class probabilities ``float32 [N, K]`` from the EMA (evaluation) weights, the
+same numbers :meth:`sslengine.Trainer.predict` gives. Class names, version and input spec travel in
+the file: ONNX ``metadata_props`` and a TorchScript extra file ``metadata.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .augment import to_float
+from .backbones import Network
+from .trainer import Trainer
+
+ONNX_OPSET = 18
+INPUT_NAME = "images"
+OUTPUT_NAME = "probabilities"
+TORCHSCRIPT_METADATA_FILE = "metadata.json"
+FORMATS = ("onnx", "torchscript")
+FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.pt"}
+CARD_JSON, CARD_MARKDOWN, PREDICT_SCRIPT = "model_card.json", "model_card.md", "predict.py"
+
+
+@dataclass(frozen=True)
+class ExportMetadata:
+    """What a deployed model needs to be used correctly; stored inside every exported file."""
+
+    classes: tuple[str, ...]  # class names in output order
+    version: int  # the app's model version number
+    image_size: int  # inputs are square: [N, in_channels, image_size, image_size]
+    in_channels: int  # 1 (grayscale) or 3 (RGB)
+    algorithm: str
+    backbone: str
+    input_format: str = "uint8 NCHW, values 0-255; normalisation is inside the model"
+    output_format: str = "float32 [N, num_classes] class probabilities (softmax)"
+
+    @classmethod
+    def for_trainer(cls, trainer: Trainer, *, classes: list[str] | tuple[str, ...], version: int) -> ExportMetadata:
+        """Metadata of ``trainer``'s model; ``classes`` must match its number of outputs."""
+        config = trainer.config
+        if len(classes) != config.num_classes:
+            raise ValueError(f"{len(classes)} class names for a model with {config.num_classes} outputs")
+        return cls(
+            classes=tuple(classes),
+            version=int(version),
+            image_size=config.image_size,
+            in_channels=config.in_channels,
+            algorithm=config.algorithm,
+            backbone=config.backbone,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["classes"] = list(self.classes)
+        return data
+
+    def string_props(self) -> dict[str, str]:
+        """Flat string key/values (ONNX ``metadata_props`` hold strings only); lists as JSON."""
+        return {key: value if isinstance(value, str) else json.dumps(value) for key, value in self.to_dict().items()}
+
+
+class ProbabilityModel(nn.Module):
+    """uint8 NCHW images → class probabilities, with the engine's preprocessing inside."""
+
+    def __init__(self, network: Network) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(to_float(images)).softmax(dim=1)
+
+
+def probability_model(trainer: Trainer) -> ProbabilityModel:
+    """A CPU copy of the trainer's EMA (evaluation) network, in eval mode, wrapped for export."""
+    network = copy.deepcopy(trainer.ema_model).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    network.requires_grad_(False)
+    return ProbabilityModel(network).eval()
+
+
+def _example_input(meta: ExportMetadata, batch: int = 2) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch, meta.in_channels, meta.image_size, meta.image_size)
+    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator)
+
+
+def export_torchscript(trainer: Trainer, path: str | Path, meta: ExportMetadata) -> Path:
+    """Trace the probability model to TorchScript at ``path``; metadata in the ``metadata.json`` extra file."""
+    model = probability_model(trainer)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export, still the portable format
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.trace(model, _example_input(meta), check_trace=False)
+        torch.jit.save(scripted, str(target), _extra_files={TORCHSCRIPT_METADATA_FILE: json.dumps(meta.to_dict())})
+    return target
+
+
+def load_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """Load an exported TorchScript file and its metadata."""
+    extra = {TORCHSCRIPT_METADATA_FILE: ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    return module, json.loads(extra[TORCHSCRIPT_METADATA_FILE])
+
+
+def export_onnx(trainer: Trainer, path: str | Path, meta: ExportMetadata, opset: int = ONNX_OPSET) -> Path:
+    """Export the probability model to one self-contained ONNX file with a dynamic batch axis.
+
+    Input ``images`` uint8 [batch, C, H, W]; output ``probabilities`` float32 [batch, K];
+    ``metadata_props`` carry :class:`ExportMetadata` (lists as JSON strings).
+    """
+    import onnx
+
+    if opset < 17:
+        raise ValueError("opset must be >= 17")
+    model = probability_model(trainer)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        model,
+        (_example_input(meta),),
+        str(target),
+        dynamo=True,
+        opset_version=opset,
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+        external_data=False,
+        verbose=False,
+    )
+    proto = onnx.load(str(target))
+    onnx.helper.set_model_props(proto, meta.string_props())
+    proto.doc_string = f"{meta.backbone} ({meta.algorithm}) v{meta.version}: {meta.input_format} -> {meta.output_format}"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(target))
+    return target
+
+
+def onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The :class:`ExportMetadata` stored in an exported ONNX file (JSON values decoded)."""
+    import onnx
+
+    props = {prop.key: prop.value for prop in onnx.load(str(path), load_external_data=False).metadata_props}
+    decoded: dict[str, Any] = {}
+    for key, value in props.items():
+        try:
+            decoded[key] = json.loads(value)
+        except json.JSONDecodeError:
+            decoded[key] = value
+    return decoded
+
+
+def export_model(trainer: Trainer, path: str | Path, meta: ExportMetadata, fmt: str) -> Path:
+    """Export in ``fmt`` (``"onnx"`` or ``"torchscript"``) to ``path``."""
+    if fmt == "onnx":
+        return export_onnx(trainer, path, meta)
+    if fmt == "torchscript":
+        return export_torchscript(trainer, path, meta)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
+
+
+@dataclass
+class ModelCard:
+    """Facts about one model version, written as ``model_card.json`` and ``model_card.md``."""
+
+    meta: ExportMetadata
+    config: dict[str, Any]  # the TrainConfig the model was trained with
+    data: dict[str, int]  # counts, e.g. human_labels, pseudo_labels, images
+    metrics: dict[str, Any]  # the version's metrics, verbatim
+    training_seconds: float  # cumulative wall time of training
+    steps: int  # optimizer steps since the first round
+    created_at: str  # ISO 8601 date of the version
+    project: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "version": self.meta.version,
+            "created_at": self.created_at,
+            "algorithm": self.meta.algorithm,
+            "backbone": self.meta.backbone,
+            "classes": list(self.meta.classes),
+            "input": {
+                "format": self.meta.input_format,
+                "shape": ["batch", self.meta.in_channels, self.meta.image_size, self.meta.image_size],
+            },
+            "output": self.meta.output_format,
+            "data": dict(self.data),
+            "metrics": self.metrics,
+            "training": {"seconds": self.training_seconds, "steps": self.steps, "config": self.config},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def to_markdown(self) -> str:
+        card = self.to_dict()
+        metrics = card["metrics"]
+        lines = [
+            f"# Model card: {card['project'] or 'model'} v{card['version']}",
+            "",
+            f"- Date: {card['created_at']}",
+            f"- Algorithm: {card['algorithm']}; backbone: {card['backbone']}",
+            f"- Input: {card['input']['format']}, shape {card['input']['shape']}",
+            f"- Output: {card['output']}",
+            f"- Training: {card['training']['steps']} steps, {card['training']['seconds']:.1f} s",
+            "",
+            "## Classes",
+            "",
+            *[f"{index}. {name}" for index, name in enumerate(card["classes"])],
+            "",
+            "## Data",
+            "",
+            *[f"- {key}: {value}" for key, value in card["data"].items()],
+            "",
+            "## Metrics",
+            "",
+        ]
+        scalars = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
+        lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()] or ["- none recorded"]
+        per_class = metrics.get("per_class")
+        if isinstance(per_class, dict) and per_class:
+            lines += ["", "### Per class", "", "| class | " + " | ".join(_columns(per_class)) + " |"]
+            lines.append("|---" * (len(_columns(per_class)) + 1) + "|")
+            for name, values in per_class.items():
+                row = [_fmt(values.get(col)) if isinstance(values, dict) else _fmt(values) for col in _columns(per_class)]
+                lines.append(f"| {name} | " + " | ".join(row) + " |")
+        lines += [
+            "",
+            "The running accuracy is the model's agreement with human labels it had not trained on when they",
+            "were given; the holdout accuracy (when a holdout is kept) is measured on human labels never trained on.",
+            "",
+        ]
+        return "\n".join(lines)
+
+
+def _columns(per_class: dict[str, Any]) -> list[str]:
+    first = next(iter(per_class.values()))
+    return list(first) if isinstance(first, dict) else ["value"]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
+
+
+_PREDICT_LOADERS = {
+    "onnx": (
+        "import onnxruntime\n\n"
+        'session = onnxruntime.InferenceSession(str(HERE / "{file}"))\n'
+        'classes = json.loads(session.get_modelmeta().custom_metadata_map["classes"])\n\n\n'
+        "def probabilities(batch: np.ndarray) -> np.ndarray:\n"
+        '    return session.run(["{output}"], {{"{input}": batch}})[0]\n'
+    ),
+    "torchscript": (
+        "import torch\n\n"
+        'extra = {{"{metadata}": ""}}\n'
+        'model = torch.jit.load(str(HERE / "{file}"), map_location="cpu", _extra_files=extra)\n'
+        'classes = json.loads(extra["{metadata}"])["classes"]\n\n\n'
+        "def probabilities(batch: np.ndarray) -> np.ndarray:\n"
+        "    with torch.no_grad():\n"
+        "        return model(torch.from_numpy(batch)).numpy()\n"
+    ),
+}
+
+
+def predict_example(fmt: str, meta: ExportMetadata) -> str:
+    """A short, runnable Python script that classifies image files with the exported model next to it."""
+    if fmt not in _PREDICT_LOADERS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
+    loader = _PREDICT_LOADERS[fmt].format(
+        file=FILE_NAMES[fmt], input=INPUT_NAME, output=OUTPUT_NAME, metadata=TORCHSCRIPT_METADATA_FILE
+    )
+    mode = "L" if meta.in_channels == 1 else "RGB"
+    return (
+        f'"""Classify images with the exported model (v{meta.version}). Usage: python predict.py IMAGE [IMAGE ...]"""\n\n'
+        "import json\nimport sys\nfrom pathlib import Path\n\n"
+        "import numpy as np\nfrom PIL import Image\n\n"
+        "HERE = Path(__file__).resolve().parent\n"
+        f"SIZE = {meta.image_size}\n"
+        f'MODE = "{mode}"  # {meta.in_channels} channel(s)\n'
+        f"{loader}\n\n"
+        "def load_image(path: str) -> np.ndarray:\n"
+        '    """uint8 [C, SIZE, SIZE]: the model normalises internally."""\n'
+        "    with Image.open(path) as image:\n"
+        "        array = np.asarray(image.convert(MODE).resize((SIZE, SIZE), Image.BILINEAR), dtype=np.uint8)\n"
+        "    return array.reshape(SIZE, SIZE, -1).transpose(2, 0, 1)\n\n\n"
+        'if __name__ == "__main__":\n'
+        "    batch = np.stack([load_image(path) for path in sys.argv[1:]])\n"
+        "    for path, probs in zip(sys.argv[1:], probabilities(batch)):\n"
+        '        print(f"{path}\\t{classes[int(probs.argmax())]}\\t{probs.max():.3f}")\n'
+    )
+
+
+def card_date(value: dt.datetime | None = None) -> str:
+    """ISO 8601 UTC timestamp (now by default) for :attr:`ModelCard.created_at`."""
+    return (value or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_bundle(trainer: Trainer, directory: str | Path, card: ModelCard, fmt: str) -> list[Path]:
+    """Write the model (``model.onnx`` or ``model.pt``), ``model_card.json``, ``model_card.md`` and
+    ``predict.py`` into ``directory``; returns the paths written."""
+    if fmt not in FILE_NAMES:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = export_model(trainer, folder / FILE_NAMES[fmt], card.meta, fmt)
+    texts = {CARD_JSON: card.to_json(), CARD_MARKDOWN: card.to_markdown(), PREDICT_SCRIPT: predict_example(fmt, card.meta)}
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return [model, *(folder / name for name in texts)]
