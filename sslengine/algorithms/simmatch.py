@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ..augment import to_float
 from ..backbones import Network
+from ..config import TrainConfig
 from .base import Algorithm, Batch
 from .fixmatch import masked_pseudo_label_loss
 from .registry import register_algorithm
@@ -58,7 +59,7 @@ class SimMatch(Algorithm):
 
     uses_projection = True
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
         k = config.num_classes
         self.bank = torch.empty(0, config.proj_dim)

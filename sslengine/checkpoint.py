@@ -1,0 +1,48 @@
+"""Atomic checkpoint files: a crash while saving never destroys the previous checkpoint."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself (the directory entry), where the platform allows it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_save(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` with ``torch.save`` to a temp file in the same folder, fsync, then os.replace.
+
+    Readers see either the old file or the complete new one; on any error the temp file is removed
+    and the old checkpoint is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    _fsync_directory(target.parent)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`atomic_save` onto the CPU (tensors and plain data only)."""
+    return torch.load(Path(path), map_location="cpu", weights_only=True)

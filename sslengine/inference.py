@@ -1,0 +1,62 @@
+"""Batched inference: probabilities, confidence, margin, entropy and embeddings for every image."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .augment import to_float
+from .backbones import Network
+
+
+@dataclass
+class Predictions:
+    """Per-image outputs of a model, as CPU tensors (row i belongs to input image i)."""
+
+    probs: torch.Tensor  # float32 [N, K]
+    predicted: torch.Tensor  # int64 [N], argmax class
+    confidence: torch.Tensor  # float32 [N], top-1 probability
+    margin: torch.Tensor  # float32 [N], top-1 minus top-2 probability
+    entropy: torch.Tensor  # float32 [N], in nats
+    embeddings: torch.Tensor  # float32 [N, D], the backbone's pooled features
+
+    @classmethod
+    def from_probs(cls, probs: torch.Tensor, embeddings: torch.Tensor) -> Predictions:
+        """Derive the per-image scores from class probabilities."""
+        probs = probs.float()
+        top = probs.topk(min(2, probs.shape[1]), dim=1).values
+        entropy = -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
+        return cls(
+            probs=probs,
+            predicted=probs.argmax(dim=1),
+            confidence=top[:, 0],
+            margin=top[:, 0] - top[:, 1],
+            entropy=entropy,
+            embeddings=embeddings.float(),
+        )
+
+    def __len__(self) -> int:
+        return int(self.probs.shape[0])
+
+
+@torch.no_grad()
+def predict(model: Network, images: torch.Tensor, batch_size: int = 512) -> Predictions:
+    """Run ``model`` in eval mode over uint8 NCHW ``images`` (any device) in batches of ``batch_size``."""
+    device = next(model.parameters()).device
+    use_cuda = device.type == "cuda"
+    was_training = model.training
+    model.eval()
+    probs, embeddings = [], []
+    for start in range(0, images.shape[0], batch_size):
+        chunk = to_float(images[start : start + batch_size].to(device, non_blocking=True))
+        chunk = chunk.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_cuda):
+            features = model.features(chunk)
+            logits = model.head(features)
+        probs.append(logits.float().softmax(dim=1).cpu())
+        embeddings.append(features.float().cpu())
+    model.train(was_training)
+    if not probs:
+        raise ValueError("predict() needs at least one image")
+    return Predictions.from_probs(torch.cat(probs), torch.cat(embeddings))
