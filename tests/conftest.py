@@ -11,6 +11,12 @@ from labelapp.projects.models import LabelClass, Membership, Project, Role
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The default hasher takes ~0.4 s per user on this CPU; tests only need passwords to check."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username: str) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
 
