@@ -1,4 +1,23 @@
-from django.urls import path  # noqa: F401
+"""Labeling pages and JSON endpoints under ``p/<slug>/``."""
+
+from django.urls import path
+
+from labelapp.labeling import views
 
 app_name = "labeling"
-urlpatterns: list = []
+urlpatterns = [
+    path("label/", views.label_page, name="label"),
+    path("low-confidence/", views.low_confidence_page, name="low_confidence"),
+    path("label/next/", views.next_image, name="next"),
+    path("label/submit/", views.submit, name="submit"),
+    path("label/undo/", views.undo, name="undo"),
+    path("label/skip/", views.skip, name="skip"),
+    path("label/release/", views.release, name="release"),
+    path("label/state/", views.state, name="state"),
+    path("review/", views.review_page, name="review"),
+    path("review/decide/", views.review_decide, name="review_decide"),
+    path("suspects/", views.suspects_page, name="suspects"),
+    path("suspects/items/", views.suspects_items, name="suspects_items"),
+    path("suspects/keep/", views.suspect_keep, name="suspect_keep"),
+    path("dashboard/", views.dashboard_page, name="dashboard"),
+]

@@ -1,12 +1,21 @@
-"""The labeling panel on the project page."""
+"""The labeling panel on the project page: links to each queue with its size."""
 
 from django import template
 
-from labelapp.projects.models import Project
+from labelapp.labeling.selectors import labeling_counts
+from labelapp.projects.models import Project, Role
+from labelapp.projects.selectors import has_role
 
 register = template.Library()
 
 
 @register.inclusion_tag("labeling/_panel.html", takes_context=True)
 def labeling_panel(context: template.Context, project: Project) -> dict:
-    return {"project": project, "user": context["user"], "request": context.get("request")}
+    user = context["user"]
+    return {
+        "project": project,
+        "user": user,
+        "request": context.get("request"),
+        "counts": labeling_counts(project),
+        "can_review": has_role(user, project, Role.REVIEWER),
+    }

@@ -1,0 +1,158 @@
+"""Shape selector results into page contexts and JSON for the labeling pages (reads only)."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.urls import reverse
+
+from labelapp.labeling import selectors
+from labelapp.labeling.models import Annotation, ImageLease
+from labelapp.projects.models import LabelClass, Project, Role
+from labelapp.projects.selectors import has_role
+from labelapp.training.models import Prediction
+
+SKIP_KEY = " "
+
+
+def image_url(slug: str, image_id: int, *, thumbnail: bool = False) -> str:
+    """Where the browser fetches an image's bytes (the images app's members-only views)."""
+    return reverse("images:thumbnail" if thumbnail else "images:file", kwargs={"slug": slug, "image_id": image_id})
+
+
+def hotkey(label_class: LabelClass) -> str:
+    """The class's key: the project's mapping, else 1–9 by position."""
+    return label_class.hotkey or (str(label_class.index + 1) if label_class.index < 9 else "")
+
+
+def classes(project: Project) -> list[dict]:
+    return [
+        {"index": c.index, "name": c.name, "key": hotkey(c)} for c in project.classes.all().order_by("index")
+    ]
+
+
+def leased_image(project: Project, lease: ImageLease) -> dict:
+    """One image handed to a labeler: where to fetch it, its lease, and the label it has now (after an undo)."""
+    image = lease.image
+    annotation = Annotation.objects.filter(image=image).select_related("label_class").first()
+    data = {
+        "id": image.pk,
+        "url": image_url(project.slug, image.pk),
+        "name": image.original_name,
+        "lease_token": str(lease.token),
+        "expected_revision": annotation.revision if annotation else None,
+        "current": {"class_index": annotation.label_class.index, "source": annotation.source} if annotation else None,
+        "guess": None,
+    }
+    if project.show_model_guess and project.current_version_id:
+        prediction = Prediction.objects.filter(version_id=project.current_version_id, image=image).first()
+        if prediction is not None:
+            data["guess"] = {"class_index": prediction.predicted_index, "confidence": round(prediction.confidence, 4)}
+    return data
+
+
+def _urls(project: Project) -> dict[str, str]:
+    names = ["next", "submit", "undo", "skip", "release", "state", "review_decide", "suspects_items", "suspect_keep"]
+    urls = {name: reverse(f"labeling:{name}", args=[project.slug]) for name in names}
+    urls["training_status"] = f"/p/{project.slug}/training/status/"
+    return urls
+
+
+def page_config(project: Project, **extra: object) -> dict:
+    """The JSON a page script boots from (rendered with ``json_script``)."""
+    return {
+        "slug": project.slug,
+        "classes": classes(project),
+        "urls": _urls(project),
+        "version": selectors.version_number(project),
+        **extra,
+    }
+
+
+def label_page_context(project: Project, user: AbstractBaseUser, queue: str) -> dict:
+    return {
+        "project": project,
+        "queue": queue,
+        "classes": classes(project),
+        "counts": selectors.labeling_counts(project),
+        "can_review": has_role(user, project, Role.REVIEWER),
+        "config": page_config(project, queue=queue, skip_key=SKIP_KEY),
+    }
+
+
+def review_page_context(project: Project, *, class_param: str, after_param: str, page_size: int) -> dict:
+    """A page of the review grid, grouped by predicted class, plus the cursor of the next page."""
+    version = selectors.current_version(project)
+    class_index = int(class_param) if class_param.isdigit() else None
+    names = {c["index"]: c["name"] for c in classes(project)}
+    items: list[Prediction] = []
+    if version is not None:
+        after = selectors.ReviewCursor.decode(after_param) if after_param else None
+        items = list(selectors.review_queue(project, version=version, class_index=class_index, after=after)[: page_size + 1])
+    more = len(items) > page_size
+    items = items[:page_size]
+    last = items[-1] if items and more else None
+    groups = [
+        {"index": index, "name": names.get(index, str(index)), "items": [_review_item(project.slug, p) for p in group]}
+        for index, group in groupby(items, key=lambda p: p.predicted_index)
+    ]
+    return {
+        "project": project,
+        "version": version,
+        "groups": groups,
+        "classes": classes(project),
+        "class_index": class_index,
+        "next_after": selectors.ReviewCursor(last.predicted_index, last.confidence, last.image_id).encode() if last else "",
+        "counts": selectors.labeling_counts(project),
+        "config": page_config(project, page_size=page_size),
+    }
+
+
+def _review_item(slug: str, prediction: Prediction) -> dict:
+    return {
+        "image_id": prediction.image_id,
+        "url": image_url(slug, prediction.image_id, thumbnail=True),
+        "confidence": prediction.confidence,
+    }
+
+
+def suspects_items(project: Project, *, after_param: str, page_size: int) -> dict:
+    """A page of suspected label errors as JSON, with the cursor of the next page."""
+    version = selectors.current_version(project)
+    if version is None:
+        return {"items": [], "next_after": "", "version": 0}
+    after = selectors.SuspectCursor.decode(after_param) if after_param else None
+    rows = list(selectors.suspects_queue(project, version=version, after=after)[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = []
+    for prediction in rows:
+        annotation = prediction.image.annotation
+        items.append(
+            {
+                "image_id": prediction.image_id,
+                "url": image_url(project.slug, prediction.image_id),
+                "label_index": annotation.label_class.index,
+                "labeled_by": annotation.annotator.get_username() if annotation.annotator else "",
+                "revision": annotation.revision,
+                "predicted_index": prediction.predicted_index,
+                "confidence": prediction.confidence,
+            }
+        )
+    last = rows[-1] if rows and more else None
+    return {
+        "items": items,
+        "next_after": selectors.SuspectCursor(last.confidence, last.image_id).encode() if last else "",
+        "version": version.number,
+    }
+
+
+def suspects_page_context(project: Project, page_size: int) -> dict:
+    first_page = suspects_items(project, after_param="", page_size=page_size)
+    return {
+        "project": project,
+        "counts": selectors.labeling_counts(project),
+        "classes": classes(project),
+        "config": page_config(project, first_page=first_page),
+    }

@@ -1,0 +1,310 @@
+"""Reads for labeling: the queues (label, low-confidence, review, suspects), counts and the dashboard.
+
+Every queue is a keyset query on indexed columns: the label queue walks a precomputed
+:class:`QueueOrder` by rank, the model-driven queues walk ``Prediction(version, confidence)`` and
+``Prediction(version, predicted_index, confidence)``; none counts the whole table per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+
+from labelapp.images.models import Image
+from labelapp.labeling.models import (
+    Annotation,
+    AnnotationEvent,
+    ImageLease,
+    ImageSkip,
+    QueueOrder,
+    QueueRank,
+    ReviewDecision,
+    Source,
+)
+from labelapp.projects.models import Project
+from labelapp.training.models import ModelVersion, Prediction
+
+QUEUE_LABEL = "label"
+QUEUE_LOW_CONFIDENCE = "low-confidence"
+QUEUES = (QUEUE_LABEL, QUEUE_LOW_CONFIDENCE)
+COUNTS_CACHE_SECONDS = 10
+
+
+def current_version(project: Project) -> ModelVersion | None:
+    """The model version that readers see, or ``None`` before the first round."""
+    if project.current_version_id is None:
+        return None
+    return ModelVersion.objects.filter(pk=project.current_version_id).first()
+
+
+def version_number(project: Project) -> int:
+    """The current version's number, 0 before the first version."""
+    version = current_version(project)
+    return version.number if version else 0
+
+
+def unannotated(image_ref: str = "pk") -> Q:
+    """Rows whose image (``image_ref``, an outer reference) has no current annotation."""
+    return ~Exists(Annotation.objects.filter(image_id=OuterRef(image_ref)))
+
+
+def available_to(user: AbstractBaseUser, *, now: datetime, image_ref: str = "pk") -> Q:
+    """Rows whose image is unlabeled, not leased by someone else and not skipped by ``user``."""
+    return (
+        unannotated(image_ref)
+        & ~Exists(ImageLease.objects.filter(image_id=OuterRef(image_ref), expires_at__gt=now).exclude(user=user))
+        & ~Exists(ImageSkip.objects.filter(image_id=OuterRef(image_ref), user=user))
+    )
+
+
+def queue_order_for(project: Project) -> QueueOrder | None:
+    """The stored label-queue order for the project's current version and strategy, if built."""
+    return QueueOrder.objects.filter(
+        project=project, version_number=version_number(project), strategy=project.strategy
+    ).first()
+
+
+def queue_candidate_ids(
+    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, held: list[int], limit: int
+) -> list[int]:
+    """Up to ``limit`` image ids to offer ``user`` next, best first (the caller locks and re-checks them).
+
+    Label queue: the user's own unexpired leases (e.g. after a reload), then images whose pseudo-label
+    was rejected, then the stored order by rank, then images added after the order was built (by id).
+    Low-confidence queue: the user's own leases, then current predictions below the project's
+    low-confidence threshold, lowest first.
+    """
+    now = timezone.now()
+    own = (
+        ImageLease.objects.filter(project=project, user=user, expires_at__gt=now)
+        .exclude(image_id__in=held)
+        .filter(unannotated("image_id"))
+        .order_by("id")
+        .values_list("image_id", flat=True)
+    )
+    sources: list[QuerySet] = [own]
+    free = available_to(user, now=now, image_ref="image_id")
+    if queue == QUEUE_LOW_CONFIDENCE:
+        if project.current_version_id is not None:
+            sources.append(
+                Prediction.objects.filter(
+                    version_id=project.current_version_id, confidence__lt=project.low_confidence_threshold
+                )
+                .filter(free)
+                .order_by("confidence", "image_id")
+                .values_list("image_id", flat=True)
+            )
+    else:
+        rejected = ReviewDecision.objects.filter(image_id=OuterRef("pk"), kind=ReviewDecision.Kind.REJECTED)
+        sources.append(
+            Image.objects.filter(project=project)
+            .filter(Exists(rejected), available_to(user, now=now))
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if order is not None:
+            sources.append(
+                QueueRank.objects.filter(order=order).filter(free).order_by("rank").values_list("image_id", flat=True)
+            )
+        sources.append(
+            Image.objects.filter(project=project, id__gt=order.last_image_id if order else 0)
+            .filter(available_to(user, now=now))
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+    found: list[int] = []
+    for source in sources:
+        for image_id in source.exclude(**{f"{_id_field(source)}__in": held + found})[: limit - len(found)]:
+            found.append(image_id)
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _id_field(source: QuerySet) -> str:
+    return "id" if source.model is Image else "image_id"
+
+
+@dataclass(frozen=True)
+class ReviewCursor:
+    """Keyset position in the review queue: (predicted class, confidence, image id) of the last item seen."""
+
+    predicted_index: int
+    confidence: float
+    image_id: int
+
+    def encode(self) -> str:
+        return f"{self.predicted_index}:{self.confidence!r}:{self.image_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> ReviewCursor | None:
+        try:
+            index, confidence, image_id = text.split(":")
+            return cls(int(index), float(confidence), int(image_id))
+        except ValueError:
+            return None
+
+
+def review_queue(
+    project: Project, *, version: ModelVersion, class_index: int | None = None, after: ReviewCursor | None = None
+) -> QuerySet[Prediction]:
+    """Confident pseudo-labels to review: the version's predictions with confidence ≥ τ on images
+    nobody labeled and that were not rejected under this version; grouped by predicted class,
+    most confident first."""
+    rejected = ReviewDecision.objects.filter(
+        image_id=OuterRef("image_id"), kind=ReviewDecision.Kind.REJECTED, version_number=version.number
+    )
+    queryset = Prediction.objects.filter(version=version, confidence__gte=project.threshold).filter(
+        unannotated("image_id"), ~Exists(rejected)
+    )
+    if class_index is not None:
+        queryset = queryset.filter(predicted_index=class_index)
+    if after is not None:
+        queryset = queryset.filter(
+            Q(predicted_index__gt=after.predicted_index)
+            | Q(predicted_index=after.predicted_index, confidence__lt=after.confidence)
+            | Q(predicted_index=after.predicted_index, confidence=after.confidence, image_id__gt=after.image_id)
+        )
+    return queryset.select_related("image").order_by("predicted_index", "-confidence", "image_id")
+
+
+@dataclass(frozen=True)
+class SuspectCursor:
+    """Keyset position in the suspects queue: (confidence, image id) of the last item seen."""
+
+    confidence: float
+    image_id: int
+
+    def encode(self) -> str:
+        return f"{self.confidence!r}:{self.image_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> SuspectCursor | None:
+        try:
+            confidence, image_id = text.split(":")
+            return cls(float(confidence), int(image_id))
+        except ValueError:
+            return None
+
+
+def suspects_queue(
+    project: Project, *, version: ModelVersion, after: SuspectCursor | None = None
+) -> QuerySet[Prediction]:
+    """Suspected label errors: human-labeled images whose prediction under ``version`` is another class
+    with confidence ≥ τ, and whose current label nobody kept; most confident contradiction first."""
+    kept = ReviewDecision.objects.filter(
+        image_id=OuterRef("image_id"), kind=ReviewDecision.Kind.KEPT, revision=OuterRef("image__annotation__revision")
+    )
+    queryset = (
+        Prediction.objects.filter(
+            version=version, confidence__gte=project.threshold, image__annotation__source=Source.HUMAN
+        )
+        .exclude(predicted_index=F("image__annotation__label_class__index"))
+        .filter(~Exists(kept))
+    )
+    if after is not None:
+        queryset = queryset.filter(
+            Q(confidence__lt=after.confidence) | Q(confidence=after.confidence, image_id__gt=after.image_id)
+        )
+    return queryset.select_related("image__annotation__label_class", "image__annotation__annotator").order_by(
+        "-confidence", "image_id"
+    )
+
+
+def low_confidence_queue(project: Project, *, version: ModelVersion) -> QuerySet[Prediction]:
+    """Unlabeled images whose prediction under ``version`` is below the low-confidence threshold, lowest first."""
+    return (
+        Prediction.objects.filter(version=version, confidence__lt=project.low_confidence_threshold)
+        .filter(unannotated("image_id"))
+        .order_by("confidence", "image_id")
+    )
+
+
+def labeling_counts(project: Project, *, fresh: bool = False) -> dict[str, int]:
+    """Sizes of the project's queues and labels (cached for a few seconds per project and version)."""
+    version = current_version(project)
+    key = f"labeling-counts:{project.pk}:{version.number if version else 0}"
+    counts = None if fresh else cache.get(key)
+    if counts is None:
+        by_source = dict(
+            Annotation.objects.filter(project=project).values_list("source").annotate(n=Count("id")).order_by()
+        )
+        images = Image.objects.filter(project=project).count()
+        labeled = sum(by_source.values())
+        counts = {
+            "version": version.number if version else 0,
+            "images": images,
+            "human": by_source.get(Source.HUMAN, 0),
+            "pseudo": by_source.get(Source.PSEUDO, 0),
+            "unlabeled": images - labeled,
+            "rejected": ReviewDecision.objects.filter(project=project, kind=ReviewDecision.Kind.REJECTED).count(),
+            "review": review_queue(project, version=version).count() if version else 0,
+            "low_confidence": low_confidence_queue(project, version=version).count() if version else 0,
+            "suspects": suspects_queue(project, version=version).count() if version else 0,
+        }
+        cache.set(key, counts, COUNTS_CACHE_SECONDS)
+    return counts
+
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    """Cumulative label counts at the end of one time bucket."""
+
+    at: datetime
+    human: int
+    pseudo: int
+    rejected: int
+
+
+def label_timeline(project: Project) -> list[TimelinePoint]:
+    """Cumulative human labels, accepted pseudo-labels and rejections over time (hourly, or daily past two days)."""
+    first = Annotation.objects.filter(project=project).order_by("created_at").values_list("created_at", flat=True).first()
+    if first is None:
+        return []
+    trunc = TruncHour if timezone.now() - first <= timedelta(days=2) else TruncDay
+    per_bucket: dict[datetime, dict[str, int]] = {}
+    labels = (
+        Annotation.objects.filter(project=project)
+        .annotate(bucket=trunc("created_at"))
+        .values_list("bucket", "source")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for bucket, source, n in labels:
+        per_bucket.setdefault(bucket, {})[source] = n
+    rejections = (
+        ReviewDecision.objects.filter(project=project, kind=ReviewDecision.Kind.REJECTED)
+        .annotate(bucket=trunc("created_at"))
+        .values_list("bucket")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for bucket, n in rejections:
+        per_bucket.setdefault(bucket, {})["rejected"] = n
+    points, human, pseudo, rejected = [], 0, 0, 0
+    for bucket in sorted(per_bucket):
+        human += per_bucket[bucket].get(Source.HUMAN, 0)
+        pseudo += per_bucket[bucket].get(Source.PSEUDO, 0)
+        rejected += per_bucket[bucket].get("rejected", 0)
+        points.append(TimelinePoint(bucket, human, pseudo, rejected))
+    return points
+
+
+def pseudo_acceptance(project: Project) -> tuple[int, int]:
+    """(accepted, rejected) pseudo-label decisions over the project's life (undone accepts excluded)."""
+    accepted = AnnotationEvent.objects.filter(
+        project=project, action=AnnotationEvent.Action.PSEUDO_ACCEPTED, undone=False
+    ).count()
+    rejected = ReviewDecision.objects.filter(project=project, kind=ReviewDecision.Kind.REJECTED).count()
+    return accepted, rejected
+
+
+def version_history(project: Project) -> QuerySet[ModelVersion]:
+    """The project's model versions, oldest first."""
+    return ModelVersion.objects.filter(project=project).order_by("number")

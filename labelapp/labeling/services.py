@@ -1,0 +1,407 @@
+"""Writes for labeling: leases, labels (idempotent, conflict-checked, undoable), skips, pseudo-label
+review, suspect decisions and the label queue's stored order.
+
+Concurrency: every write that concerns one image first locks that image's row
+(``SELECT … FOR NO KEY UPDATE`` on PostgreSQL, so it does not wait on the foreign-key share locks
+that inserting predictions takes; SQLite serialises write transactions anyway). ``lease_next``
+skips rows another transaction holds (``SKIP LOCKED``) and re-checks the lease after locking, so
+two annotators are never served the same image.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import torch
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from labelapp.images.models import Image
+from labelapp.labeling import selectors
+from labelapp.labeling.models import (
+    Annotation,
+    AnnotationEvent,
+    ImageLease,
+    ImageSkip,
+    QueueOrder,
+    QueueRank,
+    ReviewDecision,
+    Source,
+)
+from labelapp.projects.models import LabelClass, Project
+from labelapp.training.models import ModelVersion, Prediction
+from sslengine import Predictions, select_indices
+
+LEASE_SECONDS = 120
+LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
+LEASE_ATTEMPTS = 4
+K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
+RANK_BATCH = 5000
+
+
+class LabelingError(Exception):
+    """A labeling request refused with a message meant for the person (HTTP ``status``)."""
+
+    status = 400
+
+
+class AnnotationConflict(LabelingError):
+    """Someone else labeled the image since the submitter last saw it."""
+
+    status = 409
+
+
+def _lock_image(image_id: int, *, skip_locked: bool = False) -> Image | None:
+    """Lock one image row for the rest of the transaction; ``None`` if skipped (held elsewhere) or gone."""
+    return (
+        Image.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(pk=image_id).first()
+    )
+
+
+def _lease_expiry() -> datetime:
+    return timezone.now() + timedelta(seconds=LEASE_SECONDS)
+
+
+def _lease_upsert(*, image: Image, user: AbstractBaseUser) -> ImageLease:
+    """Give ``user`` the lease on a locked image (a new token unless they already hold it)."""
+    lease = ImageLease.objects.filter(image=image).first()
+    if lease is None:
+        return ImageLease.objects.create(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
+    if lease.user_id != user.pk:
+        lease.user, lease.token = user, uuid.uuid4()
+    lease.expires_at = _lease_expiry()
+    lease.save(update_fields=["user", "token", "expires_at"])
+    return lease
+
+
+def queue_order_build(*, project: Project) -> QueueOrder:
+    """The stored label-queue order for the project's current version and strategy, built once.
+
+    Before the first version: a random permutation seeded by the project. After: ``sslengine``'s
+    strategy over the version's probabilities, with unlabeled images as candidates (the stored
+    prediction rows carry no embeddings, so ``k-center`` runs on the probability vectors), then the
+    rest by least confidence, labeled images last (they come back only if a label is undone).
+    Concurrent callers wait for the first builder and reuse its result.
+    """
+    version = selectors.current_version(project)
+    number = version.number if version else 0
+    key = {"project": project, "version_number": number, "strategy": project.strategy}
+    existing = QueueOrder.objects.filter(**key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            order = QueueOrder.objects.create(**key, last_image_id=0)
+            image_ids = _ranked_image_ids(project, version)
+            QueueRank.objects.bulk_create(
+                (QueueRank(order=order, image_id=image_id, rank=rank) for rank, image_id in enumerate(image_ids)),
+                batch_size=RANK_BATCH,
+            )
+            order.size = len(image_ids)
+            order.last_image_id = max(image_ids, default=0)
+            if version is None:  # every image existing now is in the permutation
+                order.last_image_id = Image.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
+            order.save(update_fields=["size", "last_image_id"])
+            QueueOrder.objects.filter(project=project).exclude(pk=order.pk).delete()
+    except IntegrityError:
+        return QueueOrder.objects.get(**key)
+    return order
+
+
+def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[int]:
+    if version is None:
+        image_ids = list(Image.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+        random.Random(project.pk).shuffle(image_ids)
+        return image_ids
+    rows = list(Prediction.objects.filter(version=version).order_by("image_id").values_list("image_id", "probs"))
+    if not rows:
+        return []
+    image_ids = torch.tensor([row[0] for row in rows], dtype=torch.int64)
+    probs = torch.tensor([row[1] for row in rows], dtype=torch.float32)
+    predictions = Predictions.from_probs(probs, embeddings=probs)
+    labeled = set(Annotation.objects.filter(project=project).values_list("image_id", flat=True))
+    is_labeled = torch.tensor([int(i) in labeled for i in image_ids.tolist()], dtype=torch.bool)
+    candidates = torch.nonzero(~is_labeled).flatten()
+    k = candidates.numel() if project.strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
+    picked = select_indices(project.strategy, predictions, candidates, k, seed=project.pk)
+    taken = torch.zeros(len(rows), dtype=torch.bool)
+    taken[picked] = True
+    by_confidence = torch.sort(predictions.confidence, stable=True).indices
+    rest = by_confidence[~taken[by_confidence] & ~is_labeled[by_confidence]]
+    last = by_confidence[is_labeled[by_confidence]]
+    return image_ids[torch.cat([picked, rest, last])].tolist()
+
+
+def lease_next(
+    *, project: Project, user: AbstractBaseUser, queue: str = selectors.QUEUE_LABEL, held: Iterable[int] = ()
+) -> ImageLease | None:
+    """Lease the next image of ``queue`` to ``user`` for a short while, or ``None`` when the queue is empty.
+
+    ``held`` are images the user's page already has in hand (current and preloaded): their leases
+    are renewed and they are not offered again.
+    """
+    held = [int(i) for i in held]
+    order = queue_order_build(project=project) if queue == selectors.QUEUE_LABEL else None
+    ImageLease.objects.filter(project=project, user=user, image_id__in=held).update(expires_at=_lease_expiry())
+    for _ in range(LEASE_ATTEMPTS):
+        candidates = selectors.queue_candidate_ids(
+            project=project, user=user, queue=queue, order=order, held=held, limit=LEASE_CANDIDATES
+        )
+        if not candidates:
+            return None
+        for image_id in candidates:
+            with transaction.atomic():
+                image = _lock_image(image_id, skip_locked=True)
+                if image is None or Annotation.objects.filter(image_id=image_id).exists():
+                    continue
+                if ImageLease.objects.filter(image_id=image_id, expires_at__gt=timezone.now()).exclude(user=user).exists():
+                    continue  # leased by someone who committed after our candidate query
+                return _lease_upsert(image=image, user=user)
+    return None
+
+
+def lease_release(*, user: AbstractBaseUser, image_ids: Iterable[int]) -> None:
+    """Drop ``user``'s leases on these images (a page closing, a re-rank)."""
+    ImageLease.objects.filter(user=user, image_id__in=list(image_ids)).delete()
+
+
+def _record(
+    *, annotation: Annotation | None, image: Image, user: AbstractBaseUser, action: str, previous: Annotation | None
+) -> AnnotationEvent:
+    return AnnotationEvent.objects.create(
+        project_id=image.project_id,
+        image=image,
+        user=user,
+        action=action,
+        label_class=annotation.label_class if annotation else None,
+        source=annotation.source if annotation else "",
+        revision=annotation.revision if annotation else 0,
+        previous_class=previous.label_class if previous else None,
+        previous_source=previous.source if previous else "",
+        previous_annotator=previous.annotator if previous else None,
+        previous_confidence=previous.confidence if previous else None,
+        previous_from_version=previous.from_version if previous else None,
+    )
+
+
+def annotation_submit(
+    *,
+    project: Project,
+    image: Image,
+    label_class: LabelClass,
+    user: AbstractBaseUser,
+    expected_revision: int | None,
+    lease_token: uuid.UUID | None = None,
+) -> Annotation:
+    """Save ``user``'s label for ``image``.
+
+    Idempotent: the same person submitting the same class again changes nothing. A person's own
+    label and an accepted pseudo-label may be replaced; another person's label only if the submitter
+    saw it (``expected_revision`` equals its revision), otherwise :class:`AnnotationConflict`.
+    ``lease_token`` is accepted for the record but not required: a label is never refused for a lease.
+    """
+    if image.project_id != project.pk or label_class.project_id != project.pk:
+        raise LabelingError("That image or class belongs to another project.")
+    with transaction.atomic():
+        _lock_image(image.pk)
+        current = Annotation.objects.select_related("label_class", "annotator").filter(image=image).first()
+        if current is None:
+            annotation = Annotation.objects.create(
+                project=project, image=image, label_class=label_class, source=Source.HUMAN, annotator=user
+            )
+            previous = None
+        else:
+            mine = current.source == Source.HUMAN and current.annotator_id == user.pk
+            if mine and current.label_class_id == label_class.pk:
+                ImageLease.objects.filter(image=image, user=user).delete()
+                return current
+            if not mine and current.source == Source.HUMAN and current.revision != expected_revision:
+                who = current.annotator.get_username() if current.annotator else "someone"
+                raise AnnotationConflict(
+                    f"{who} already labeled this image “{current.label_class.name}”; "
+                    "your label was not saved. Reload to see it and decide."
+                )
+            previous = Annotation(
+                label_class=current.label_class,
+                source=current.source,
+                annotator=current.annotator,
+                confidence=current.confidence,
+                from_version=current.from_version,
+            )
+            annotation = current
+            annotation.label_class, annotation.source, annotation.annotator = label_class, Source.HUMAN, user
+            annotation.confidence = annotation.from_version = None
+            annotation.revision += 1
+            annotation.save()
+        _record(annotation=annotation, image=image, user=user, action=AnnotationEvent.Action.LABELED, previous=previous)
+        ImageLease.objects.filter(image=image, user=user).delete()
+    return annotation
+
+
+def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
+    """Undo ``user``'s latest label in the project that is still in place; the image is leased back to them.
+
+    The label before it (none, a pseudo-label, or someone's label) is restored. Raises
+    :class:`LabelingError` when there is nothing to undo and :class:`AnnotationConflict` when someone
+    changed the label since.
+    """
+    with transaction.atomic():
+        event = (
+            AnnotationEvent.objects.select_for_update()
+            .filter(project=project, user=user, action=AnnotationEvent.Action.LABELED, undone=False)
+            .order_by("-id")
+            .first()
+        )
+        if event is None:
+            raise LabelingError("Nothing to undo.")
+        image = _lock_image(event.image_id)
+        current = Annotation.objects.filter(image=image).first()
+        if current is None or current.revision != event.revision:
+            raise AnnotationConflict("Someone changed this label after you; it was not undone.")
+        if event.previous_class_id is None:
+            current.delete()
+            restored = None
+        else:
+            current.label_class_id = event.previous_class_id
+            current.source = event.previous_source
+            current.annotator_id = event.previous_annotator_id
+            current.confidence = event.previous_confidence
+            current.from_version = event.previous_from_version
+            current.revision += 1
+            current.save()
+            restored = current
+        event.undone = True
+        event.save(update_fields=["undone"])
+        AnnotationEvent.objects.create(
+            project=project,
+            image=image,
+            user=user,
+            action=AnnotationEvent.Action.UNDONE,
+            label_class=restored.label_class if restored else None,
+            source=restored.source if restored else "",
+            revision=restored.revision if restored else 0,
+            previous_class_id=event.label_class_id,
+            previous_source=event.source,
+            previous_annotator=user,
+        )
+        return _lease_upsert(image=image, user=user)
+
+
+def image_skip(*, project: Project, user: AbstractBaseUser, image: Image) -> None:
+    """``user`` skips ``image``: it leaves their queue and their lease is released for others."""
+    if image.project_id != project.pk:
+        raise LabelingError("That image belongs to another project.")
+    ImageSkip.objects.get_or_create(image=image, user=user)
+    ImageLease.objects.filter(image=image, user=user).delete()
+
+
+def _version_of(project: Project, number: int) -> ModelVersion:
+    version = ModelVersion.objects.filter(project=project, number=number).first()
+    if version is None:
+        raise LabelingError(f"Model version {number} does not exist in this project.")
+    return version
+
+
+def pseudo_labels_accept(
+    *, project: Project, user: AbstractBaseUser, image_ids: Iterable[int], version_number: int
+) -> int:
+    """Turn the version's confident predictions (≥ τ) for these unlabeled images into training labels
+    (source pseudo, with version and confidence). Images labeled meanwhile are left alone: a pseudo-label
+    never replaces a label. Returns how many were accepted."""
+    version = _version_of(project, version_number)
+    ids = sorted({int(i) for i in image_ids})
+    classes = {label_class.index: label_class for label_class in project.classes.all()}
+    accepted = 0
+    with transaction.atomic():
+        images = {image.pk: image for image in Image.objects.select_for_update(no_key=True).filter(project=project, pk__in=ids).order_by("pk")}
+        predictions = Prediction.objects.filter(
+            version=version, image_id__in=list(images), confidence__gte=project.threshold
+        ).filter(selectors.unannotated("image_id"))
+        for prediction in predictions:
+            annotation = Annotation.objects.create(
+                project=project,
+                image=images[prediction.image_id],
+                label_class=classes[prediction.predicted_index],
+                source=Source.PSEUDO,
+                annotator=user,
+                confidence=prediction.confidence,
+                from_version=version.number,
+            )
+            _record(
+                annotation=annotation,
+                image=images[prediction.image_id],
+                user=user,
+                action=AnnotationEvent.Action.PSEUDO_ACCEPTED,
+                previous=None,
+            )
+            accepted += 1
+    return accepted
+
+
+def pseudo_labels_reject(
+    *, project: Project, user: AbstractBaseUser, image_ids: Iterable[int], version_number: int
+) -> int:
+    """Record that the version's predictions for these unlabeled images are wrong: they leave the review
+    queue for this version and go to the front of the label queue. Returns how many were recorded."""
+    version = _version_of(project, version_number)
+    already = ReviewDecision.objects.filter(
+        image_id=OuterRef("image_id"), kind=ReviewDecision.Kind.REJECTED, version_number=version.number
+    )
+    predictions = (
+        Prediction.objects.filter(version=version, image__project=project, image_id__in=[int(i) for i in image_ids])
+        .filter(selectors.unannotated("image_id"))
+        .filter(~Exists(already))
+    )
+    decisions = [
+        ReviewDecision(
+            project=project,
+            image_id=prediction.image_id,
+            user=user,
+            kind=ReviewDecision.Kind.REJECTED,
+            version_number=version.number,
+            predicted_index=prediction.predicted_index,
+            confidence=prediction.confidence,
+        )
+        for prediction in predictions
+    ]
+    ReviewDecision.objects.bulk_create(decisions)
+    return len(decisions)
+
+
+def pseudo_labels_decide(
+    *,
+    project: Project,
+    user: AbstractBaseUser,
+    version_number: int,
+    accept_ids: Iterable[int],
+    reject_ids: Iterable[int],
+) -> dict[str, int]:
+    """A reviewed page: accept some pseudo-labels and reject others, all or nothing."""
+    with transaction.atomic():
+        rejected = pseudo_labels_reject(project=project, user=user, image_ids=reject_ids, version_number=version_number)
+        accepted = pseudo_labels_accept(project=project, user=user, image_ids=accept_ids, version_number=version_number)
+    return {"accepted": accepted, "rejected": rejected}
+
+
+def suspect_keep(*, project: Project, user: AbstractBaseUser, image: Image, version_number: int) -> ReviewDecision:
+    """A reviewer confirms a human label the model contradicts: it leaves the suspects queue until it changes."""
+    version = _version_of(project, version_number)
+    annotation = Annotation.objects.filter(project=project, image=image).first()
+    prediction = Prediction.objects.filter(version=version, image=image).first()
+    if annotation is None or prediction is None:
+        raise LabelingError("This image has no label or no prediction to compare.")
+    return ReviewDecision.objects.create(
+        project=project,
+        image=image,
+        user=user,
+        kind=ReviewDecision.Kind.KEPT,
+        version_number=version.number,
+        predicted_index=prediction.predicted_index,
+        confidence=prediction.confidence,
+        revision=annotation.revision,
+    )

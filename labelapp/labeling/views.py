@@ -1,0 +1,188 @@
+"""Labeling pages and the small JSON endpoints their scripts call. Thin: scope, parse, call one function.
+
+Every view resolves the project with ``get_project_for_user`` (outsiders get 404) and every image or
+class id is looked up inside that project (ids of another project get 404 too).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from labelapp.images.models import Image
+from labelapp.labeling import charts, presenters, selectors, services
+from labelapp.projects.models import LabelClass, Project, Role
+from labelapp.projects.selectors import get_project_for_user, has_role
+
+REVIEW_PAGE_SIZE = 40
+SUSPECTS_PAGE_SIZE = 20
+
+
+def json_endpoint(minimum: Role) -> Callable:
+    """Log-in required, project scoped at ``minimum`` role, JSON body parsed, labeling errors → JSON + status."""
+
+    def decorate(view: Callable) -> Callable:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+            project = get_project_for_user(request.user, slug, minimum=minimum)
+            try:
+                body = json.loads(request.body or b"{}") if request.method == "POST" else {}
+                if not isinstance(body, dict):
+                    raise ValueError
+            except ValueError:
+                return JsonResponse({"error": "The request body is not a JSON object."}, status=400)
+            try:
+                return JsonResponse(view(request, project, body))
+            except services.LabelingError as error:
+                return JsonResponse({"error": str(error)}, status=error.status)
+            except (KeyError, TypeError, ValueError) as error:
+                return JsonResponse({"error": f"Bad request: {error}"}, status=400)
+
+        return wrapper
+
+    return decorate
+
+
+def _image(project: Project, image_id: Any) -> Image:
+    return get_object_or_404(Image, project=project, pk=int(image_id))
+
+
+def _class(project: Project, index: Any) -> LabelClass:
+    return get_object_or_404(LabelClass, project=project, index=int(index))
+
+
+def _queue(value: Any) -> str:
+    if value not in selectors.QUEUES:
+        raise Http404("No such queue")
+    return value
+
+
+def _page(request: HttpRequest, slug: str, queue: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    return render(request, "labeling/label.html", presenters.label_page_context(project, request.user, queue))
+
+
+@login_required
+@require_GET
+def label_page(request: HttpRequest, slug: str) -> HttpResponse:
+    return _page(request, slug, selectors.QUEUE_LABEL)
+
+
+@login_required
+@require_GET
+def low_confidence_page(request: HttpRequest, slug: str) -> HttpResponse:
+    return _page(request, slug, selectors.QUEUE_LOW_CONFIDENCE)
+
+
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def next_image(request: HttpRequest, project: Project, body: dict) -> dict:
+    lease = services.lease_next(
+        project=project, user=request.user, queue=_queue(body.get("queue", "label")), held=body.get("held", [])
+    )
+    return {"image": presenters.leased_image(project, lease) if lease else None}
+
+
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def submit(request: HttpRequest, project: Project, body: dict) -> dict:
+    annotation = services.annotation_submit(
+        project=project,
+        image=_image(project, body["image"]),
+        label_class=_class(project, body["class_index"]),
+        user=request.user,
+        expected_revision=body.get("expected_revision"),
+    )
+    return {"image": annotation.image_id, "revision": annotation.revision, "class_index": annotation.label_class.index}
+
+
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def undo(request: HttpRequest, project: Project, body: dict) -> dict:
+    lease = services.annotation_undo(project=project, user=request.user)
+    return {"image": presenters.leased_image(project, lease)}
+
+
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def skip(request: HttpRequest, project: Project, body: dict) -> dict:
+    services.image_skip(project=project, user=request.user, image=_image(project, body["image"]))
+    return {"skipped": int(body["image"])}
+
+
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def release(request: HttpRequest, project: Project, body: dict) -> dict:
+    services.lease_release(user=request.user, image_ids=[int(i) for i in body.get("images", [])])
+    return {"released": True}
+
+
+@require_GET
+@json_endpoint(Role.ANNOTATOR)
+def state(request: HttpRequest, project: Project, body: dict) -> dict:
+    """What a page needs to catch up after a missed websocket message: version and counts."""
+    return selectors.labeling_counts(project)
+
+
+@login_required
+@require_GET
+def review_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
+    context = presenters.review_page_context(
+        project,
+        class_param=request.GET.get("class", ""),
+        after_param=request.GET.get("after", ""),
+        page_size=REVIEW_PAGE_SIZE,
+    )
+    return render(request, "labeling/review.html", context)
+
+
+@require_POST
+@json_endpoint(Role.REVIEWER)
+def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
+    return services.pseudo_labels_decide(
+        project=project,
+        user=request.user,
+        version_number=int(body["version"]),
+        accept_ids=[int(i) for i in body.get("accept", [])],
+        reject_ids=[int(i) for i in body.get("reject", [])],
+    )
+
+
+@login_required
+@require_GET
+def suspects_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
+    return render(request, "labeling/suspects.html", presenters.suspects_page_context(project, SUSPECTS_PAGE_SIZE))
+
+
+@require_GET
+@json_endpoint(Role.REVIEWER)
+def suspects_items(request: HttpRequest, project: Project, body: dict) -> dict:
+    return presenters.suspects_items(project, after_param=request.GET.get("after", ""), page_size=SUSPECTS_PAGE_SIZE)
+
+
+@require_POST
+@json_endpoint(Role.REVIEWER)
+def suspect_keep(request: HttpRequest, project: Project, body: dict) -> dict:
+    decision = services.suspect_keep(
+        project=project, user=request.user, image=_image(project, body["image"]), version_number=int(body["version"])
+    )
+    return {"kept": decision.image_id}
+
+
+@login_required
+@require_GET
+def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    context = charts.dashboard_context(project)
+    context["can_review"] = has_role(request.user, project, Role.REVIEWER)
+    return render(request, "labeling/dashboard.html", context)

@@ -1,0 +1,156 @@
+"""Pages and JSON endpoints: scoped to members (404 for everyone else), CSRF-checked, errors as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from labelapp.labeling.models import Annotation, ReviewDecision
+
+from .helpers import add_images, add_version
+
+PAGES = ["label", "low_confidence", "review", "suspects", "dashboard"]
+REVIEWER_PAGES = ["review", "suspects"]
+ACTIONS = ["next", "submit", "undo", "skip", "release", "review_decide", "suspect_keep"]
+REVIEWER_ACTIONS = ["review_decide", "suspect_keep"]
+READS = ["state", "suspects_items"]
+
+
+def url(name, project):
+    return reverse(f"labeling:{name}", args=[project.slug])
+
+
+def post(client, name, project, data=None):
+    return client.post(url(name, project), json.dumps(data or {}), content_type="application/json")
+
+
+@pytest.fixture
+def images(project):
+    return add_images(project, 4)
+
+
+@pytest.fixture
+def version(project, images):
+    return add_version(project, {image: (i % 3, 0.99) for i, image in enumerate(images)})
+
+
+@pytest.mark.parametrize("name", PAGES + READS)
+def test_outsider_gets_404_for_every_page(project, version, outsider_client, name):
+    assert outsider_client.get(url(name, project)).status_code == 404
+
+
+@pytest.mark.parametrize("name", ACTIONS)
+def test_outsider_gets_404_for_every_action(project, images, version, outsider_client, name):
+    body = {"image": images[0].pk, "class_index": 0, "version": version.number, "accept": [images[0].pk]}
+    assert post(outsider_client, name, project, body).status_code == 404
+    assert not Annotation.objects.exists() and not ReviewDecision.objects.exists()
+
+
+@pytest.mark.parametrize("name", REVIEWER_PAGES)
+def test_annotator_gets_404_for_review_pages(project, version, annotator_client, name):
+    assert annotator_client.get(url(name, project)).status_code == 404
+
+
+@pytest.mark.parametrize("name", REVIEWER_ACTIONS)
+def test_annotator_gets_404_for_review_actions(project, images, version, annotator_client, name):
+    body = {"image": images[0].pk, "version": version.number, "accept": [images[0].pk]}
+    assert post(annotator_client, name, project, body).status_code == 404
+    assert not Annotation.objects.exists()
+
+
+def test_anonymous_visitor_is_sent_to_login(client, project):
+    response = client.get(url("label", project))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_an_image_of_another_project_is_404(project, other_project, annotator_client, outsider):
+    foreign = add_images(other_project, 1, start=50)[0]
+    response = post(annotator_client, "submit", project, {"image": foreign.pk, "class_index": 0})
+    assert response.status_code == 404 and not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_reviewer_sees_every_page(project, version, reviewer_client, name):
+    assert reviewer_client.get(url(name, project)).status_code == 200
+
+
+def test_label_flow_over_http(project, images, annotator_client):
+    first = post(annotator_client, "next", project).json()["image"]
+    second = post(annotator_client, "next", project, {"held": [first["id"]]}).json()["image"]
+    assert first["id"] != second["id"] and first["url"].endswith(f"/images/{first['id']}/file/")
+    saved = post(annotator_client, "submit", project, {"image": first["id"], "class_index": 2, "expected_revision": None})
+    assert saved.status_code == 200 and saved.json()["revision"] == 1
+    assert Annotation.objects.get(image_id=first["id"]).label_class.name == "bag"
+    undone = post(annotator_client, "undo", project).json()["image"]
+    assert undone["id"] == first["id"] and not Annotation.objects.exists()
+    assert post(annotator_client, "skip", project, {"image": second["id"]}).status_code == 200
+
+
+def test_a_conflicting_submit_is_409_with_a_clear_message(project, images, annotator_client, reviewer_client):
+    post(reviewer_client, "submit", project, {"image": images[0].pk, "class_index": 1})
+    response = post(annotator_client, "submit", project, {"image": images[0].pk, "class_index": 2})
+    assert response.status_code == 409
+    assert "rita-reviewer already labeled this image “trouser”" in response.json()["error"]
+
+
+def test_bad_input_is_400_not_500(project, images, annotator_client):
+    assert post(annotator_client, "submit", project, {"class_index": 0}).status_code == 400
+    response = annotator_client.post(url("submit", project), "not json", content_type="application/json")
+    assert response.status_code == 400
+    assert post(annotator_client, "next", project, {"queue": "elsewhere"}).status_code == 404
+
+
+def test_posts_need_the_csrf_token(project, images, annotator):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(annotator)
+    response = client.post(url("submit", project), json.dumps({"image": images[0].pk, "class_index": 0}), content_type="application/json")
+    assert response.status_code == 403 and not Annotation.objects.exists()
+
+
+def test_the_models_guess_is_shown_only_when_the_project_turns_it_on(project, version, annotator_client):
+    assert post(annotator_client, "next", project).json()["image"]["guess"] is None
+    project.show_model_guess = True
+    project.save()
+    guess = post(annotator_client, "next", project).json()["image"]["guess"]
+    assert guess is not None and guess["confidence"] == 0.99
+
+
+def test_review_decide_accepts_and_rejects(project, images, version, reviewer_client):
+    response = post(
+        reviewer_client, "review_decide", project,
+        {"version": version.number, "accept": [images[0].pk, images[1].pk], "reject": [images[2].pk]},
+    )
+    assert response.json() == {"accepted": 2, "rejected": 1}
+
+
+def test_review_page_groups_by_predicted_class(project, images, version, reviewer_client):
+    html = reviewer_client.get(url("review", project)).content.decode()
+    assert html.index("<h2>shirt") < html.index("<h2>trouser") < html.index("<h2>bag")
+    assert html.count('class="tile"') == 4
+
+
+def test_suspects_page_relabel_with_seen_revision(project, images, version, annotator_client, reviewer_client):
+    post(annotator_client, "submit", project, {"image": images[1].pk, "class_index": 0})  # model says trouser
+    items = reviewer_client.get(url("suspects_items", project)).json()["items"]
+    assert [item["image_id"] for item in items] == [images[1].pk]
+    response = post(
+        reviewer_client, "submit", project,
+        {"image": images[1].pk, "class_index": 1, "expected_revision": items[0]["revision"]},
+    )
+    assert response.status_code == 200 and reviewer_client.get(url("suspects_items", project)).json()["items"] == []
+
+
+def test_project_page_panel_links_queues_with_counts(project, version, reviewer_client):
+    html = reviewer_client.get(reverse("projects:detail", args=[project.slug])).content.decode()
+    assert url("review", project) in html and url("suspects", project) in html and url("dashboard", project) in html
+
+
+def test_dashboard_shows_database_counts(project, images, version, annotator_client, reviewer_client):
+    post(annotator_client, "submit", project, {"image": images[0].pk, "class_index": 0})
+    post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[1].pk], "reject": [images[2].pk]})
+    html = reviewer_client.get(url("dashboard", project)).content.decode()
+    assert 'data-total="human">1<' in html and 'data-total="pseudo">1<' in html and 'data-total="rejected">1<' in html
+    assert "<svg" in html and "Labels over time" in html
