@@ -1,4 +1,5 @@
-"""Writes for images: validate by content, deduplicate, store under a server-made name, thumbnail once."""
+"""Writes for images: validate by content, deduplicate, store under a server-made name, thumbnail once;
+import many files at once with per-file results."""
 
 from __future__ import annotations
 
@@ -6,17 +7,24 @@ import hashlib
 import io
 import unicodedata
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
-from labelapp.lib.images import check_image
-from labelapp.projects.models import Project
+from labelapp.images.sources import SourceFile, folder_label
+from labelapp.labeling.models import Annotation, Source
+from labelapp.lib.images import InvalidImage, check_image
+from labelapp.projects.models import LabelClass, Project
+from labelapp.projects.services import label_class_add
 
 THUMBNAIL_SIZE = 128
 
@@ -72,3 +80,146 @@ def image_add(
         default_storage.delete(thumb)
         return Image.objects.get(project=project, sha256=digest), False
     return image, True
+
+
+class ImportStatus(StrEnum):
+    ADDED = "added"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What happened to one file: added, duplicate (same content already in the project) or refused (``reason``)."""
+
+    name: str
+    status: ImportStatus
+    reason: str = ""
+    image_id: int | None = None
+    label: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": str(self.status), "reason": self.reason,
+                "image_id": self.image_id, "label": self.label}
+
+
+@dataclass
+class ImportReport:
+    """Per-file results of one import, with counts and the classes that the import created."""
+
+    results: list[ImportResult] = field(default_factory=list)
+    created_classes: list[str] = field(default_factory=list)
+
+    def count(self, status: ImportStatus) -> int:
+        return sum(1 for result in self.results if result.status == status)
+
+    @property
+    def labeled(self) -> int:
+        return sum(1 for result in self.results if result.status == ImportStatus.ADDED and result.label)
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.count(ImportStatus.ADDED),
+            "duplicates": self.count(ImportStatus.DUPLICATE),
+            "refused": self.count(ImportStatus.REFUSED),
+            "labeled": self.labeled,
+            "created_classes": self.created_classes,
+            "results": [result.as_dict() for result in self.results],
+        }
+
+
+class _FolderClasses:
+    """Maps ImageFolder folder names to classes (case-insensitive).
+
+    Unknown folder names become new classes only while the project has no labels at all (checked
+    once, when the import starts); otherwise their files are refused, so an import never changes
+    the meaning of a trained model's outputs behind the owners' back.
+    """
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.by_name = {label_class.name.lower(): label_class for label_class in project.classes.all()}
+        self.may_create = not Annotation.objects.filter(project=project).exists()
+        self.created: list[str] = []
+
+    def check(self, folder: str) -> None:
+        """Raise ``ValidationError`` (a message for the user) when files in ``folder`` must be refused."""
+        if folder.lower() not in self.by_name and not self.may_create:
+            names = ", ".join(label_class.name for label_class in self.by_name.values())
+            raise ValidationError(
+                f"folder {folder!r} is not a class of this project (classes: {names}); the project already "
+                "has labels, so imports do not create classes: add it on the Classes page first"
+            )
+
+    def resolve(self, folder: str) -> LabelClass:
+        """The class named ``folder``, created if :meth:`check` allowed it."""
+        self.check(folder)
+        known = self.by_name.get(folder.lower())
+        if known is not None:
+            return known
+        label_class = label_class_add(project=self.project, name=folder)
+        self.by_name[folder.lower()] = label_class
+        self.created.append(label_class.name)
+        return label_class
+
+
+def images_import(
+    *,
+    project: Project,
+    files: Iterable[SourceFile],
+    user: AbstractBaseUser | None = None,
+    labels_from_folders: bool = False,
+    on_result: Callable[[ImportResult], None] | None = None,
+) -> ImportReport:
+    """Import many files; a bad file is refused with a reason and never stops the rest.
+
+    With ``labels_from_folders`` the name of the folder holding each file (ImageFolder layout)
+    becomes a human label (``labeling.Annotation``, source "human", annotator ``user``).
+    Files at the top level of the source are imported unlabeled.
+    """
+    report = ImportReport()
+    folder_classes = _FolderClasses(project) if labels_from_folders else None
+    for source in files:
+        result = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    if folder_classes is not None:
+        report.created_classes = folder_classes.created
+    return report
+
+
+def _import_one(
+    *, project: Project, source: SourceFile, user: AbstractBaseUser | None, folder_classes: _FolderClasses | None
+) -> ImportResult:
+    name = display_name(source.name)
+    if source.data is None:
+        return ImportResult(name, ImportStatus.REFUSED, source.error)
+    folder = folder_label(source.name) if folder_classes is not None else None
+    try:
+        if folder_classes is not None and folder:
+            folder_classes.check(folder)
+        image, created = image_add(project=project, name=source.name, data=source.data, user=user)
+    except InvalidImage as exc:
+        return ImportResult(name, ImportStatus.REFUSED, str(exc))
+    except ValidationError as exc:
+        return ImportResult(name, ImportStatus.REFUSED, " ".join(exc.messages))
+    if not created:
+        return ImportResult(name, ImportStatus.DUPLICATE, "same content as an image already in the project", image.pk)
+    if folder_classes is None or not folder:
+        return ImportResult(name, ImportStatus.ADDED, image_id=image.pk)
+    try:
+        label_class = folder_classes.resolve(folder)
+    except ValidationError as exc:
+        return ImportResult(name, ImportStatus.ADDED, f"imported unlabeled: {' '.join(exc.messages)}", image.pk)
+    image_label_human(image=image, label_class=label_class, user=user)
+    return ImportResult(name, ImportStatus.ADDED, image_id=image.pk, label=label_class.name)
+
+
+def image_label_human(*, image: Image, label_class: LabelClass, user: AbstractBaseUser | None) -> Annotation:
+    """Give a newly imported image a human label (imports never overwrite an existing label)."""
+    annotation, _ = Annotation.objects.get_or_create(
+        image=image,
+        defaults={"project": image.project, "label_class": label_class, "source": Source.HUMAN, "annotator": user},
+    )
+    return annotation

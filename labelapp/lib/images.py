@@ -11,6 +11,11 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 ALLOWED_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "BMP": "bmp", "WEBP": "webp", "TIFF": "tif"}
+# The content type a stored image is served with: from the format found by content, never the upload's.
+CONTENT_TYPES = {
+    "PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif",
+    "BMP": "image/bmp", "WEBP": "image/webp", "TIFF": "image/tiff",
+}
 
 
 class InvalidImage(ValueError):

@@ -1,0 +1,186 @@
+"""Where imported files come from: a zip (streamed member by member), a folder tree, or one file.
+
+Entry names are only ever used for messages, display names and ImageFolder labels: nothing here
+writes to the filesystem, so a member called ``../../x.png`` cannot land anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One entry to import: its name inside the source, and either its bytes or why it could not be read."""
+
+    name: str
+    data: bytes | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """Caps that keep an archive or a folder from exhausting memory or disk."""
+
+    max_members: int  # entries in one zip
+    max_total_bytes: int  # uncompressed bytes read from one zip
+    max_file_bytes: int  # bytes of one image file
+
+
+class InvalidArchive(ValueError):
+    """The whole archive is refused (not a zip, too many members); the message says why."""
+
+
+def import_limits() -> ImportLimits:
+    """The limits in force (settings ``IMPORT_MAX_ZIP_MEMBERS``, ``IMPORT_MAX_ZIP_BYTES``, ``IMPORT_MAX_FILE_BYTES``)."""
+    return ImportLimits(
+        max_members=getattr(settings, "IMPORT_MAX_ZIP_MEMBERS", 200_000),
+        max_total_bytes=getattr(settings, "IMPORT_MAX_ZIP_BYTES", 8 * 1024 * MIB),
+        max_file_bytes=getattr(settings, "IMPORT_MAX_FILE_BYTES", 64 * MIB),
+    )
+
+
+def folder_label(name: str) -> str | None:
+    """The ImageFolder label of an entry: the name of the folder that directly holds it."""
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+    return parts[-2] if len(parts) >= 2 and parts[-2] != ".." else None
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def _zip_entries(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return [
+        info for info in archive.infolist()
+        if not info.is_dir() and not _is_symlink(info) and not info.filename.startswith("__MACOSX/")
+    ]
+
+
+def zip_member_count(fileobj: BinaryIO) -> int:
+    """How many files :func:`iter_zip` would yield (for progress bars); 0 when it is not a zip."""
+    try:
+        with zipfile.ZipFile(fileobj) as archive:
+            return len(_zip_entries(archive))
+    except zipfile.BadZipFile:
+        return 0
+    finally:
+        fileobj.seek(0)
+
+
+def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits) -> Iterator[SourceFile]:
+    """Stream a zip's files one at a time, in memory, skipping directories and symlinks.
+
+    Each member is read through a bounded ``read`` (its header's size is not trusted); past the
+    total uncompressed cap the rest of the archive is reported as not imported.
+    """
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidArchive(f"not a readable zip file ({exc})") from exc
+    with archive:
+        entries = _zip_entries(archive)
+        if len(entries) > limits.max_members:
+            raise InvalidArchive(f"the zip has {len(entries)} files, over the limit of {limits.max_members}")
+        total = 0
+        for position, info in enumerate(entries):
+            if info.file_size > limits.max_file_bytes:
+                yield SourceFile(info.filename, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+                continue
+            try:
+                with archive.open(info) as member:
+                    data = member.read(limits.max_file_bytes + 1)
+            except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+                yield SourceFile(info.filename, None, f"cannot be read from the zip ({exc})")
+                continue
+            if len(data) > limits.max_file_bytes:
+                yield SourceFile(info.filename, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+                continue
+            total += len(data)
+            if total > limits.max_total_bytes:
+                left = len(entries) - position
+                yield SourceFile(
+                    info.filename, None,
+                    f"the zip unpacks to more than {limits.max_total_bytes // MIB} MiB; "
+                    f"this file and the {left - 1} after it were not imported",
+                )
+                return
+            yield SourceFile(info.filename, data)
+
+
+def _read_file(path: Path, name: str, limits: ImportLimits) -> SourceFile:
+    if path.is_symlink():
+        return SourceFile(name, None, "is a symbolic link (not followed)")
+    try:
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            return SourceFile(name, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+        return SourceFile(name, path.read_bytes())
+    except OSError as exc:
+        return SourceFile(name, None, f"cannot be read ({exc.strerror or exc})")
+
+
+def _folder_files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
+        for filename in sorted(filenames):
+            if not filename.startswith("."):
+                yield Path(dirpath) / filename
+
+
+def path_entry_count(path: Path) -> int:
+    """How many entries :func:`iter_path` would yield (for progress bars)."""
+    if path.is_dir():
+        return sum(1 for _ in _folder_files(path))
+    if zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            return zip_member_count(handle)
+    return 1
+
+
+def iter_path(path: Path, *, limits: ImportLimits) -> Iterator[SourceFile]:
+    """The files of a folder tree (hidden files and symlinks skipped), of a zip, or one file.
+
+    Names are relative to ``path`` with ``/`` separators, so ImageFolder labels can be read from them.
+    """
+    if path.is_dir():
+        for file_path in _folder_files(path):
+            yield _read_file(file_path, file_path.relative_to(path).as_posix(), limits)
+    elif zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            yield from iter_zip(handle, limits=limits)
+    else:
+        yield _read_file(path, path.name, limits)
+
+
+def iter_upload(fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits) -> Iterator[SourceFile]:
+    """One browser upload: a zip's members (streamed, a refused archive reported by name), or the file itself."""
+    if size > max_upload_bytes:
+        yield SourceFile(name, None, f"larger than {max_upload_bytes // MIB} MiB")
+        return
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            yield from iter_zip(fileobj, limits=limits)
+        except InvalidArchive as exc:
+            yield SourceFile(name, None, str(exc))
+        return
+    yield _sized(name, fileobj.read(limits.max_file_bytes + 1), limits)
+
+
+def _sized(name: str, data: bytes, limits: ImportLimits) -> SourceFile:
+    if len(data) > limits.max_file_bytes:
+        return SourceFile(name, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+    return SourceFile(name, data)

@@ -1,0 +1,92 @@
+"""Image pages: the grid, the upload page, and the member-only file and thumbnail views."""
+
+from __future__ import annotations
+
+from itertools import chain
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from labelapp.images import selectors, services
+from labelapp.images.models import Image
+from labelapp.images.sources import import_limits, iter_upload
+from labelapp.lib.images import CONTENT_TYPES
+from labelapp.projects.models import Role
+from labelapp.projects.selectors import get_project_for_user, has_role
+
+# Uploading is for owners and reviewers; annotators label what is there.
+UPLOAD_ROLE = Role.REVIEWER
+FILTERS = {"labeled": True, "unlabeled": False}
+
+
+def _int_param(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@login_required
+@require_GET
+def image_list(request: HttpRequest, slug: str) -> HttpResponse:
+    project = get_project_for_user(request.user, slug)
+    shown = request.GET.get("show", "")
+    page = selectors.image_page(
+        project=project, after=_int_param(request, "after"), before=_int_param(request, "before"),
+        labeled=FILTERS.get(shown),
+    )
+    return render(request, "images/list.html", {
+        "project": project, "page": page, "show": shown if shown in FILTERS else "",
+        "counts": selectors.image_counts(project=project),
+        "can_upload": has_role(request.user, project, UPLOAD_ROLE),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the upload page. POST (multipart ``files``, from upload.js): JSON with per-file results."""
+    project = get_project_for_user(request.user, slug, minimum=UPLOAD_ROLE)
+    if request.method == "GET":
+        return render(request, "images/upload.html", {"project": project})
+    uploads = request.FILES.getlist("files")
+    if not uploads:
+        return JsonResponse({"error": "No files were sent."}, status=400)
+    report = services.images_import(
+        project=project,
+        files=chain.from_iterable(
+            iter_upload(uploaded, name=uploaded.name or "", size=uploaded.size or 0,
+                        max_upload_bytes=settings.MAX_UPLOAD_BYTES, limits=import_limits())
+            for uploaded in uploads
+        ),
+        user=request.user,
+        labels_from_folders=request.POST.get("labels_from_folders") == "1",
+    )
+    return JsonResponse(report.as_dict())
+
+
+def _serve(path_field, content_type: str) -> FileResponse:
+    response = FileResponse(path_field.open("rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+@require_GET
+def image_file(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
+    """The original, to project members only, with the content type of the format found by content."""
+    project = get_project_for_user(request.user, slug)
+    image = get_object_or_404(Image, project=project, pk=image_id)
+    return _serve(image.file, CONTENT_TYPES[image.format])
+
+
+@login_required
+@require_GET
+def image_thumbnail(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
+    """The PNG thumbnail, to project members only."""
+    project = get_project_for_user(request.user, slug)
+    image = get_object_or_404(Image, project=project, pk=image_id)
+    return _serve(image.thumbnail, "image/png")

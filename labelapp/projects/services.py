@@ -1,0 +1,251 @@
+"""Writes for projects: creation, settings, classes, members, and the site admin account."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sslengine
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from labelapp.projects.models import LabelClass, Membership, Project, Role
+
+# Hotkeys handed out in class order when none are given: 1-9 then 0 (Fashion-MNIST's ten classes fit).
+DEFAULT_HOTKEYS = "1234567890"
+CLASS_NAME_MAX = LabelClass._meta.get_field("name").max_length
+# Settings an owner may change after creation (the slug is fixed: it is in every URL).
+SETTINGS_FIELDS = (
+    "name", "description", "algorithm", "backbone", "strategy", "threshold", "low_confidence_threshold",
+    "image_size", "grayscale", "show_model_guess", "holdout_fraction", "round_seconds",
+)
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """One class as an owner wants it: ``pk`` names an existing class (rename/re-key), ``None`` a new one."""
+
+    name: str
+    hotkey: str = ""
+    pk: int | None = None
+
+
+def _check_engine_choices(project: Project) -> None:
+    """Refuse an algorithm, backbone or strategy the engine does not register."""
+    registries = {
+        "algorithm": sslengine.list_algorithms(),
+        "backbone": sslengine.list_backbones(),
+        "strategy": sslengine.list_strategies(),
+    }
+    errors = {
+        name: f"{getattr(project, name)!r} is not one of {', '.join(choices)}"
+        for name, choices in registries.items()
+        if getattr(project, name) not in choices
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _unique_slug(base: str) -> str:
+    slug = slugify(base)[:56] or "project"
+    candidate, n = slug, 2
+    while Project.objects.filter(slug=candidate).exists():
+        candidate, n = f"{slug}-{n}", n + 1
+    return candidate
+
+
+def _check_class_specs(specs: Sequence[ClassSpec]) -> None:
+    if not specs:
+        raise ValidationError("A project needs at least one class.")
+    names = [spec.name.strip().lower() for spec in specs]
+    if any(not name for name in names):
+        raise ValidationError("Every class needs a name.")
+    if any(len(name) > CLASS_NAME_MAX for name in names):
+        raise ValidationError(f"A class name has at most {CLASS_NAME_MAX} characters.")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValidationError(f"Class names must be unique: {', '.join(repeated)} appear more than once.")
+    keys = [spec.hotkey.lower() for spec in specs if spec.hotkey]
+    if any(len(key) != 1 or not key.isalnum() for key in keys):
+        raise ValidationError("A hotkey is one letter or digit.")
+    clashes = sorted({key for key in keys if keys.count(key) > 1})
+    if clashes:
+        raise ValidationError(f"Hotkeys must be unique: {', '.join(clashes)} is used twice.")
+
+
+def default_class_specs(names: Sequence[str]) -> list[ClassSpec]:
+    """Classes in the given order, with hotkeys 1-9, 0 for the first ten."""
+    return [
+        ClassSpec(name=name.strip(), hotkey=DEFAULT_HOTKEYS[i] if i < len(DEFAULT_HOTKEYS) else "")
+        for i, name in enumerate(names)
+    ]
+
+
+@transaction.atomic
+def project_create(
+    *, name: str, classes: Sequence[ClassSpec], owner: AbstractBaseUser | None, slug: str = "", **settings: Any
+) -> Project:
+    """Create a project with its classes; ``owner`` (if any) becomes its first owner.
+
+    ``settings`` are any of :data:`SETTINGS_FIELDS`; the engine's registries decide which
+    algorithm, backbone and strategy names are valid.
+    """
+    _check_class_specs(classes)
+    unknown = set(settings) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown project settings: {sorted(unknown)}")
+    if slug and Project.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"A project with the slug {slug!r} already exists."})
+    project = Project(name=name.strip(), slug=slug or _unique_slug(name), created_by=owner, **settings)
+    project.full_clean()
+    _check_engine_choices(project)
+    project.save()
+    LabelClass.objects.bulk_create(
+        LabelClass(project=project, index=i, name=spec.name.strip(), hotkey=spec.hotkey.lower())
+        for i, spec in enumerate(classes)
+    )
+    if owner is not None:
+        Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, **changes: Any) -> Project:
+    """Change an owner-editable setting (name, algorithm, thresholds, image size, ...)."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown project settings: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.full_clean()
+    _check_engine_choices(project)
+    project.save(update_fields=list(changes))
+    return project
+
+
+@transaction.atomic
+def project_classes_update(*, project: Project, classes: Sequence[ClassSpec]) -> None:
+    """Rename, re-key, add and delete classes.
+
+    Existing classes keep their order (their index is the model's output); new classes are appended.
+    A class that has labels cannot be deleted (rename it instead). Deleting a class renumbers the
+    ones after it, so the project's current model no longer matches its classes and is unset.
+    """
+    _check_class_specs(classes)
+    existing = {label_class.pk: label_class for label_class in project.classes.select_for_update()}
+    kept = [spec for spec in classes if spec.pk is not None]
+    strangers = {spec.pk for spec in kept} - existing.keys()
+    if strangers:
+        raise ValidationError("Some classes do not belong to this project.")
+    removed = [label_class for pk, label_class in existing.items() if pk not in {spec.pk for spec in kept}]
+    labeled = [label_class.name for label_class in removed if label_class.annotations.exists()]
+    if labeled:
+        raise ValidationError(
+            f"Cannot delete {', '.join(repr(name) for name in labeled)}: images are labeled with it. "
+            "Rename the class instead, or relabel those images first."
+        )
+    for label_class in removed:
+        label_class.delete()
+    kept.sort(key=lambda spec: existing[spec.pk].index)
+    # Two passes so that swapping names or indices never trips the unique constraints midway.
+    for spec in kept:
+        temporary = {"index": 10_000 + existing[spec.pk].index, "name": f"~renaming~{spec.pk}~"}
+        LabelClass.objects.filter(pk=spec.pk).update(**temporary)
+    ordered = kept + [spec for spec in classes if spec.pk is None]
+    for index, spec in enumerate(ordered):
+        values = {"index": index, "name": spec.name.strip(), "hotkey": spec.hotkey.lower()}
+        if spec.pk is None:
+            LabelClass.objects.create(project=project, **values)
+        else:
+            LabelClass.objects.filter(pk=spec.pk).update(**values)
+    if removed and project.current_version_id is not None:
+        project.current_version = None
+        project.save(update_fields=["current_version"])
+
+
+def label_class_add(*, project: Project, name: str) -> LabelClass:
+    """Append a class to the project, with the first default hotkey still free (or none)."""
+    _check_class_specs([ClassSpec(name=name)])
+    classes = list(project.classes.all())
+    if any(label_class.name.lower() == name.strip().lower() for label_class in classes):
+        raise ValidationError(f"The project already has a class named {name!r}.")
+    taken = {label_class.hotkey for label_class in classes}
+    hotkey = next((key for key in DEFAULT_HOTKEYS if key not in taken), "")
+    index = max((label_class.index for label_class in classes), default=-1) + 1
+    return LabelClass.objects.create(project=project, index=index, name=name.strip(), hotkey=hotkey)
+
+
+def _owner_count(project: Project) -> int:
+    return Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def membership_add(*, project: Project, user: AbstractBaseUser, role: Role) -> Membership:
+    """Give ``user`` a role in ``project``; refuses a user who is already a member."""
+    if Membership.objects.filter(project=project, user=user).exists():
+        raise ValidationError(f"{user} is already a member; change their role instead.")
+    return Membership.objects.create(project=project, user=user, role=Role(role))
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: Role) -> Membership:
+    """Change a member's role; the last owner cannot step down."""
+    role = Role(role)
+    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.project) <= 1:
+        raise ValidationError("The project needs at least one owner: add another owner first.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    """Remove a member; the last owner cannot be removed."""
+    if membership.role == Role.OWNER and _owner_count(membership.project) <= 1:
+        raise ValidationError("The project needs at least one owner: add another owner first.")
+    membership.delete()
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    """The site admin's login as ``make run`` prints it; ``password`` is None when it is not known here."""
+
+    username: str
+    password: str | None
+    created: bool
+
+
+def admin_account_ensure(*, username: str, password: str | None, password_file: Path) -> AdminLogin:
+    """Make sure a superuser ``username`` exists.
+
+    With ``password`` (from the environment) the account gets that password. Without it, a new
+    account gets a generated password that is kept in ``password_file`` (mode 600) so it can be
+    printed again on the next start.
+    """
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if password:
+        if user is None:
+            users.objects.create_superuser(username=username, password=password, email="")
+            return AdminLogin(username, password, created=True)
+        if not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        return AdminLogin(username, password, created=False)
+    if user is not None:
+        stored = password_file.read_text().strip() if password_file.exists() else None
+        return AdminLogin(username, stored if stored and user.check_password(stored) else None, created=False)
+    generated = secrets.token_urlsafe(12)
+    password_file.unlink(missing_ok=True)
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generated)
+    users.objects.create_superuser(username=username, password=generated, email="")
+    return AdminLogin(username, generated, created=True)
