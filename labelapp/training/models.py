@@ -26,6 +26,9 @@ class ModelVersion(models.Model):
     losses = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
+    labels_until = models.DateTimeField(
+        null=True, blank=True, help_text="When the round read its training labels: later labels are unseen by it."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

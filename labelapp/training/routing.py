@@ -1,3 +1,7 @@
-"""Websocket routes of the training app."""
+"""Websocket routes: one socket per open project page."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from labelapp.training.consumers import ProjectConsumer
+
+websocket_urlpatterns = [path("ws/p/<slug:slug>/", ProjectConsumer.as_asgi())]

@@ -1,4 +1,12 @@
-from django.urls import path  # noqa: F401
+"""Training URLs under ``p/<slug>/``."""
+
+from django.urls import path
+
+from labelapp.training import views
 
 app_name = "training"
-urlpatterns: list = []
+urlpatterns = [
+    path("training/start/", views.training_start_view, name="start"),
+    path("training/stop/", views.training_stop_view, name="stop"),
+    path("training/status/", views.training_status_view, name="status"),
+]

@@ -1,0 +1,144 @@
+"""The per-project image cache: every image decoded once to uint8 at the project's size.
+
+One file per project and geometry, ``CACHE_DIR/<project_id>/images-<size>px-<channels>ch.npz``, holding
+``ids`` (int64, ascending Image ids) and ``images`` (uint8 [N, C, S, S]). A round decodes only the
+images that are not in the file yet, drops deleted ones, and replaces the file atomically (temp file
+in the same folder, fsync, os.replace). The worker process keeps the arrays in memory between rounds
+and re-reads the file only when another process changed it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from labelapp.images.models import Image
+from labelapp.lib.images import decode_rgb_or_gray
+from labelapp.projects.models import Project
+from labelapp.training.models import ModelVersion
+
+DECODE_THREADS = 4
+
+
+@dataclass
+class ImageCache:
+    """Decoded images of a project, row i belongs to Image ``ids[i]``."""
+
+    ids: np.ndarray  # int64 [N], ascending
+    images: np.ndarray  # uint8 [N, C, S, S]
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def rows(self, image_ids: np.ndarray) -> np.ndarray:
+        """Row numbers of ``image_ids`` (each must be cached)."""
+        return np.searchsorted(self.ids, np.asarray(image_ids, dtype=np.int64))
+
+
+@dataclass
+class CacheUpdate:
+    """What :func:`cache_update` did."""
+
+    cache: ImageCache
+    decoded: int  # images decoded in this call
+    dropped: int  # cached images whose Image row is gone
+
+
+# Warm copy in this process: project id -> (file stamp, cache).
+_warm: dict[int, tuple[tuple[int, int], ImageCache]] = {}
+
+
+def project_cache_dir(project_id: int) -> Path:
+    """The folder of a project's cache files (images and per-version embeddings)."""
+    return Path(settings.CACHE_DIR) / str(project_id)
+
+
+def embeddings_path(version: ModelVersion) -> Path:
+    """Per-version embeddings (``ids``, ``embeddings``), next to the image cache."""
+    return project_cache_dir(version.project_id) / f"embeddings-v{version.number}.npz"
+
+
+def checkpoint_path(relative: str) -> Path:
+    """A version's checkpoint file from its ``ModelVersion.checkpoint`` (relative to CHECKPOINT_DIR)."""
+    return Path(settings.CHECKPOINT_DIR) / relative
+
+
+def cache_path(project: Project) -> Path:
+    return project_cache_dir(project.pk) / f"images-{project.image_size}px-{project.in_channels}ch.npz"
+
+
+def atomic_savez(path: Path, **arrays: np.ndarray) -> None:
+    """``np.savez`` to a temp file in the same folder, fsync, then os.replace: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _empty(project: Project) -> ImageCache:
+    size = project.image_size
+    return ImageCache(np.zeros(0, np.int64), np.zeros((0, project.in_channels, size, size), np.uint8))
+
+
+def _load(project: Project, path: Path) -> ImageCache:
+    warm = _warm.get(project.pk)
+    if not path.exists():
+        return _empty(project)
+    stamp = _stamp(path)
+    if warm is not None and warm[0] == stamp:
+        return warm[1]
+    with np.load(path) as data:
+        cache = ImageCache(ids=data["ids"], images=data["images"])
+    _warm[project.pk] = (stamp, cache)
+    return cache
+
+
+def _decode(name: str, *, size: int, grayscale: bool) -> np.ndarray:
+    with default_storage.open(name, "rb") as handle:
+        picture = decode_rgb_or_gray(handle.read(), size=size, grayscale=grayscale)
+    array = np.asarray(picture, dtype=np.uint8)
+    return array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
+
+
+def cache_update(*, project: Project) -> CacheUpdate:
+    """Bring the project's cache up to date with its Image rows; decode only the new images."""
+    path = cache_path(project)
+    cached = _load(project, path)
+    rows = list(Image.objects.filter(project=project).order_by("id").values_list("id", "file"))
+    live_ids = np.array([image_id for image_id, _ in rows], dtype=np.int64)
+    keep = np.isin(cached.ids, live_ids)
+    known = set(cached.ids.tolist())
+    new_rows = [(image_id, name) for image_id, name in rows if image_id not in known]
+    dropped = int((~keep).sum())
+    if not new_rows and not dropped:
+        return CacheUpdate(cache=cached, decoded=0, dropped=0)
+    with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
+        decoded = list(
+            pool.map(lambda name: _decode(name, size=project.image_size, grayscale=project.grayscale), [n for _, n in new_rows])
+        )
+    ids = np.concatenate([cached.ids[keep], np.array([i for i, _ in new_rows], dtype=np.int64)])
+    images = np.concatenate([cached.images[keep], np.stack(decoded)]) if decoded else cached.images[keep]
+    order = np.argsort(ids, kind="stable")
+    cache = ImageCache(ids=ids[order], images=np.ascontiguousarray(images[order]))
+    atomic_savez(path, ids=cache.ids, images=cache.images)
+    _warm[project.pk] = (_stamp(path), cache)
+    return CacheUpdate(cache=cache, decoded=len(new_rows), dropped=dropped)

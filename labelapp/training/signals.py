@@ -1,0 +1,18 @@
+"""New human labels queue a training round (on commit, deduplicated) while the project's training is on.
+
+Connected in :meth:`labelapp.training.apps.TrainingConfig.ready`. Bulk writes (``bulk_create``,
+``update``) send no signal: code that writes labels in bulk calls
+:func:`labelapp.training.services.round_enqueue_on_commit` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelapp.labeling.models import Annotation, Source
+from labelapp.training.services import round_enqueue_on_commit
+
+
+def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:
+    if instance.source == Source.HUMAN:
+        round_enqueue_on_commit(project_id=instance.project_id)

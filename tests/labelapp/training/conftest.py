@@ -1,0 +1,118 @@
+"""Shared pieces of the training tests: real Fashion-MNIST images as PNGs, a labeled project, a real worker."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import django_rq
+import numpy as np
+import pytest
+from django.conf import settings
+from django.db import connection
+from PIL import Image as PILImage
+from rq import SimpleWorker
+from sslengine.datasets import load_npz
+
+from labelapp.images.models import Image
+from labelapp.images.services import image_add
+from labelapp.labeling.models import Annotation, Source
+from labelapp.projects.models import LabelClass, Project
+from labelapp.training import cache, services, store
+
+REPO = Path(__file__).resolve().parents[3]
+NPZ = REPO / "tests" / "data" / "fashion_mnist_small.npz"
+# The shared project's classes shirt, trouser, bag are Fashion-MNIST classes 6, 1, 8.
+FASHION_INDEX = {"shirt": 6, "trouser": 1, "bag": 8}
+IMAGES_PER_CLASS = 100  # 300 images
+LABELS_PER_CLASS = 4
+
+
+@lru_cache(maxsize=1)
+def fashion() -> tuple[np.ndarray, np.ndarray]:
+    data = load_npz(NPZ)
+    return data.images.numpy(), data.labels.numpy()
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.fromarray(array[0]).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def add_images(project: Project, per_class: int = IMAGES_PER_CLASS) -> dict[str, list[Image]]:
+    """Real Fashion-MNIST images of the project's classes, added through the images app."""
+    images, labels = fashion()
+    added: dict[str, list[Image]] = {}
+    for label_class in project.classes.all():
+        rows = np.flatnonzero(labels == FASHION_INDEX[label_class.name])[:per_class]
+        added[label_class.name] = [
+            image_add(project=project, name=f"{label_class.name}-{row}.png", data=png(images[row]))[0] for row in rows
+        ]
+    return added
+
+
+def label(project: Project, image: Image, class_name: str, source: str = Source.HUMAN) -> Annotation:
+    """Give an image its true class (as a human label unless said otherwise)."""
+    return Annotation.objects.update_or_create(
+        image=image,
+        defaults={"project": project, "label_class": LabelClass.objects.get(project=project, name=class_name), "source": source},
+    )[0]
+
+
+@pytest.fixture
+def labeled_project(project: Project) -> Project:
+    """The shared ``project`` with 300 real images and a few human labels per class."""
+    for name, images in add_images(project).items():
+        for image in images[:LABELS_PER_CLASS]:
+            label(project, image, name)
+    return project
+
+
+@pytest.fixture(autouse=True)
+def clean_training_state():
+    """Project ids repeat between tests: forget the locks, queued rounds, jobs, files and warm state of earlier tests."""
+    for folder in (settings.CACHE_DIR, settings.CHECKPOINT_DIR):
+        shutil.rmtree(folder, ignore_errors=True)
+    services._warm = None
+    cache._warm.clear()
+    conn = store.connection()
+    for name in conn.scan_iter("labelapp:training:*"):
+        conn.delete(name)
+    django_rq.get_queue(store.QUEUE_NAME).empty()
+    yield
+
+
+def run_burst_in_process() -> None:
+    """A real RQ worker (non-forking) in this process, until the training queue is empty."""
+    django_rq.get_worker(store.QUEUE_NAME, worker_class=SimpleWorker).work(burst=True)
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment of a worker subprocess that sees this test's database and Redis."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DATA_DIR": str(settings.DATA_DIR),
+        "REDIS_URL": settings.REDIS_URL,
+        **extra,
+    }
+
+
+def start_worker(*, burst: bool, **env: str) -> subprocess.Popen:
+    """``manage.py rqworker training --worker-class rq.SimpleWorker`` as a real subprocess."""
+    command = [sys.executable, "manage.py", "rqworker", store.QUEUE_NAME, "--worker-class", "rq.SimpleWorker"]
+    if burst:
+        command.append("--burst")
+    return subprocess.Popen(command, cwd=REPO, env=worker_env(**env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,0 +1,106 @@
+"""Rounds through a real RQ worker: versions, one current prediction per image, resuming, warmth, idempotency."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Count
+from sslengine import Trainer
+
+from labelapp.images.models import Image
+from labelapp.projects.models import LabelClass, Project
+from labelapp.training import services
+from labelapp.training.cache import checkpoint_path
+from labelapp.training.jobs import run_training_round
+from labelapp.training.models import ModelVersion, Prediction
+from labelapp.training.selectors import version_embeddings
+from tests.labelapp.training.conftest import run_burst_in_process, start_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def current_predictions(project: Project):
+    project.refresh_from_db()
+    return Prediction.objects.filter(version=project.current_version)
+
+
+def assert_one_current_prediction_per_image(project: Project) -> None:
+    predictions = current_predictions(project)
+    assert predictions.count() == Image.objects.filter(project=project).count() == 300
+    assert not predictions.values("image").annotate(n=Count("id")).filter(n__gt=1).exists()
+
+
+def test_a_subprocess_worker_makes_a_version_and_the_next_round_resumes_from_its_checkpoint(labeled_project):
+    assert services.round_enqueue(project_id=labeled_project.pk, steps=5)
+    worker = start_worker(burst=True)
+    output, _ = worker.communicate(timeout=240)
+    assert worker.returncode == 0, output.decode()[-3000:]
+
+    first = ModelVersion.objects.get(project=labeled_project)
+    assert (first.number, first.steps, first.round_steps) == (1, 5, 5)
+    assert (first.human_labels, first.pseudo_labels, first.images) == (12, 0, 300)
+    assert first.device == "cpu" and first.algorithm == "fixmatch"
+    assert set(first.timings) >= {"cache", "train", "inference", "write", "total"}
+    assert set(first.losses) >= {"loss", "loss_x", "loss_u"}
+    assert_one_current_prediction_per_image(labeled_project)
+    assert labeled_project.current_version == first
+    ids, embeddings = version_embeddings(first)
+    assert len(ids) == embeddings.shape[0] == 300
+
+    assert services.round_enqueue(project_id=labeled_project.pk, steps=5)
+    run_burst_in_process()  # a fresh process state: no warm trainer, so it must load v1's checkpoint
+    second = ModelVersion.objects.get(project=labeled_project, number=2)
+    assert (second.steps, second.round_steps) == (10, 5)
+    assert_one_current_prediction_per_image(labeled_project)
+    assert Trainer.load(checkpoint_path(second.checkpoint)).global_step == 10
+
+
+def test_the_worker_keeps_the_trainer_warm_between_rounds_of_the_same_project(labeled_project):
+    run_training_round(labeled_project.pk, steps=3)
+    warm = services._warm.trainer
+    run_training_round(labeled_project.pk, steps=3)
+    assert services._warm.trainer is warm
+    assert warm.global_step == 6
+    # the version before the previous one is pruned, with its files
+    run_training_round(labeled_project.pk, steps=3)
+    assert list(ModelVersion.objects.filter(project=labeled_project).values_list("number", flat=True)) == [2, 3]
+    assert Prediction.objects.filter(version__project=labeled_project).count() == 600
+
+
+def test_running_the_same_round_job_twice_creates_one_version(labeled_project):
+    for _ in range(2):
+        django_rq_job = services.django_rq.get_queue("training").enqueue(
+            run_training_round, project_id=labeled_project.pk, base_version=0, steps=3
+        )
+    run_burst_in_process()
+    assert django_rq_job.return_value() == "stale"
+    assert ModelVersion.objects.filter(project=labeled_project).count() == 1
+    assert_one_current_prediction_per_image(labeled_project)
+
+
+def test_a_round_while_another_holds_the_project_lock_exits_cleanly(labeled_project):
+    from labelapp.training.locks import RoundLock
+
+    held = RoundLock(labeled_project.pk)
+    assert held.acquire()
+    try:
+        assert run_training_round(labeled_project.pk, steps=3) == "locked"
+    finally:
+        held.release()
+    assert not ModelVersion.objects.filter(project=labeled_project).exists()
+
+
+def test_a_project_without_labels_gets_no_version(project):
+    from tests.labelapp.training.conftest import add_images
+
+    add_images(project, per_class=5)
+    assert run_training_round(project.pk, steps=3) == "no-labels"
+    assert not ModelVersion.objects.filter(project=project).exists()
+
+
+def test_a_new_class_starts_a_fresh_model_instead_of_crashing(labeled_project):
+    run_training_round(labeled_project.pk, steps=3)
+    LabelClass.objects.create(project=labeled_project, index=3, name="sneaker")
+    run_training_round(labeled_project.pk, steps=3)
+    second = ModelVersion.objects.get(project=labeled_project, number=2)
+    assert (second.steps, second.round_steps) == (3, 3)
+    assert len(Prediction.objects.filter(version=second).first().probs) == 4
