@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from labelapp.exports import views
 
 app_name = "exports"
-urlpatterns: list = []
+urlpatterns = [
+    path("exports/labels/", views.labels_download, name="labels"),
+    path("exports/model/", views.model_download, name="model"),
+]

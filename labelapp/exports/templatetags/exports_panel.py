@@ -1,12 +1,20 @@
-"""The exports panel on the project page."""
+"""The exports panel on the project page (owners only)."""
 
 from django import template
 
-from labelapp.projects.models import Project
+from labelapp.projects.models import Project, Role
+from labelapp.projects.selectors import has_role
+from labelapp.training.models import ModelVersion
 
 register = template.Library()
 
 
 @register.inclusion_tag("exports/_panel.html", takes_context=True)
 def exports_panel(context: template.Context, project: Project) -> dict:
-    return {"project": project, "user": context["user"], "request": context.get("request")}
+    user = context["user"]
+    is_owner = has_role(user, project, Role.OWNER)
+    versions = (
+        ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True)[:50]
+        if is_owner else []
+    )
+    return {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions)}

@@ -1,0 +1,220 @@
+"""API representations. Read serializers are flat and explicit; write serializers validate input only
+(the services do the work and the checks that need the database)."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from labelapp.exports.selectors import LabelOptions
+from labelapp.exports.services import LABEL_FORMATS, MODEL_FORMATS
+from labelapp.images.models import Image
+from labelapp.labeling.models import Annotation, Source
+from labelapp.labeling.selectors import QUEUES
+from labelapp.projects.models import LabelClass, Project
+from labelapp.projects.selectors import role_of
+from labelapp.training.models import ModelVersion, Prediction
+
+MAX_IDS = 1000  # ids in one decision request
+
+
+class LabelClassSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LabelClass
+        fields = ["index", "name", "hotkey"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project as its members see it, with the caller's role and the current version's number."""
+
+    classes = LabelClassSerializer(many=True, read_only=True)
+    current_version = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "slug", "name", "description", "algorithm", "backbone", "strategy", "threshold",
+            "low_confidence_threshold", "image_size", "grayscale", "holdout_fraction", "training_enabled",
+            "round_seconds", "current_version", "role", "classes", "created_at",
+        ]
+
+    def get_current_version(self, project: Project) -> int | None:
+        version = project.current_version
+        return version.number if version else None
+
+    def get_role(self, project: Project) -> str | None:
+        role = role_of(self.context["request"].user, project)
+        return str(role) if role else None
+
+
+class CurrentLabelSerializer(serializers.ModelSerializer):
+    class_index = serializers.IntegerField(source="label_class.index")
+    label = serializers.CharField(source="label_class.name")
+
+    class Meta:
+        model = Annotation
+        fields = ["class_index", "label", "source", "revision"]
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    """An image with its current label (or null) and member-only API links to the file and thumbnail."""
+
+    label = serializers.SerializerMethodField()
+    file_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = ["id", "original_name", "format", "width", "height", "holdout", "created_at", "label",
+                  "file_url", "thumbnail_url"]
+
+    def _url(self, name: str, image: Image) -> str:
+        path = reverse(f"api:{name}", kwargs={"slug": image.project.slug, "image_id": image.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    @extend_schema_field(CurrentLabelSerializer(allow_null=True))
+    def get_label(self, image: Image) -> dict | None:
+        annotation = getattr(image, "annotation", None)
+        return CurrentLabelSerializer(annotation).data if annotation else None
+
+    def get_file_url(self, image: Image) -> str:
+        return self._url("image-file", image)
+
+    def get_thumbnail_url(self, image: Image) -> str:
+        return self._url("image-thumbnail", image)
+
+
+class ImageFilterSerializer(serializers.Serializer):
+    labeled = serializers.ChoiceField(choices=["true", "false"], required=False, help_text="Only labeled or unlabeled images.")
+
+
+class ImageUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="One image file (PNG, JPEG, GIF, BMP, WebP or TIFF), checked by content.")
+
+
+class ImageUploadResultSerializer(serializers.Serializer):
+    created = serializers.BooleanField(help_text="False when the same content was already in the project.")
+    image = ImageSerializer()
+
+
+class LeaseSerializer(serializers.Serializer):
+    token = serializers.UUIDField()
+    expires_at = serializers.DateTimeField()
+
+
+class NextImageRequestSerializer(serializers.Serializer):
+    queue = serializers.ChoiceField(choices=QUEUES, default=QUEUES[0])
+    held = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), default=list, max_length=50,
+        help_text="Images the client already holds (their leases are renewed, they are not offered again).",
+    )
+
+
+class NextImageSerializer(serializers.Serializer):
+    image = ImageSerializer(allow_null=True, help_text="null when the queue is empty")
+    lease = LeaseSerializer(allow_null=True)
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    class_index = serializers.IntegerField(source="label_class.index")
+    label = serializers.CharField(source="label_class.name")
+    annotator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "image", "class_index", "label", "source", "annotator", "confidence", "from_version",
+                  "revision", "created_at", "updated_at"]
+
+
+class AnnotationSubmitSerializer(serializers.Serializer):
+    image = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    class_index = serializers.IntegerField(min_value=0, max_value=32767)
+    expected_revision = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
+        help_text="The revision you saw; needed to replace another person's label.",
+    )
+
+
+class AnnotationFilterSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(choices=Source.choices, required=False)
+    image = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+
+
+class PseudoLabelSerializer(serializers.ModelSerializer):
+    """A confident prediction waiting for review."""
+
+    label = serializers.SerializerMethodField()
+    version = serializers.IntegerField(source="version.number")
+
+    class Meta:
+        model = Prediction
+        fields = ["image", "predicted_index", "label", "confidence", "version"]
+
+    def get_label(self, prediction: Prediction) -> str:
+        return self.context["class_names"].get(prediction.predicted_index, "")
+
+
+class PseudoLabelFilterSerializer(serializers.Serializer):
+    class_index = serializers.IntegerField(min_value=0, max_value=32767, required=False, help_text="Only this predicted class.")
+
+
+class PseudoLabelDecisionSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The version whose predictions were reviewed.")
+    accept = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list, max_length=MAX_IDS)
+    reject = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list, max_length=MAX_IDS)
+
+    def validate(self, data: dict) -> dict:
+        if not data["accept"] and not data["reject"]:
+            raise serializers.ValidationError("Give at least one image id in accept or reject.")
+        both = set(data["accept"]) & set(data["reject"])
+        if both:
+            raise serializers.ValidationError(f"Images cannot be both accepted and rejected: {sorted(both)}.")
+        return data
+
+
+class DecisionResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    is_current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = ["number", "algorithm", "backbone", "human_labels", "pseudo_labels", "images", "steps",
+                  "round_steps", "seconds", "device", "losses", "metrics", "timings", "created_at", "is_current"]
+
+    def get_is_current(self, version: ModelVersion) -> bool:
+        return version.project.current_version_id == version.pk
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Prediction
+        fields = ["image", "predicted_index", "confidence", "margin", "entropy", "probs"]
+
+
+class LabelExportQuerySerializer(serializers.Serializer):
+    """Query of a label export (the project page's button sends the same parameters)."""
+
+    format = serializers.ChoiceField(choices=LABEL_FORMATS)
+    include_pseudo = serializers.BooleanField(default=False, help_text="Add accepted pseudo-labels.")
+    include_predictions = serializers.BooleanField(
+        default=False, help_text="Add unreviewed predictions at or above τ, flagged with source 'prediction'."
+    )
+
+    def options(self) -> LabelOptions:
+        return LabelOptions(self.validated_data["include_pseudo"], self.validated_data["include_predictions"])
+
+
+class ModelExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=MODEL_FORMATS)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1, help_text="Default: the current version.")
+
+
+class TrainingStateSerializer(serializers.Serializer):
+    training_enabled = serializers.BooleanField()
