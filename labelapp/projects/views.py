@@ -115,31 +115,36 @@ def project_members(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
+def _owned_membership(request: HttpRequest, slug: str, membership_id: int) -> Membership:
+    """A membership of a project the user owns (404 otherwise, also for ids of other projects)."""
+    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
+    return get_object_or_404(Membership.objects.select_related("user", "project"), project=project, pk=membership_id)
+
+
 @login_required
 @require_POST
 def membership_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
-    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
-    membership = get_object_or_404(Membership.objects.select_related("user"), project=project, pk=membership_id)
+    membership = _owned_membership(request, slug, membership_id)
     form = forms.MemberRoleForm(request.POST)
-    if form.is_valid():
-        try:
-            services.membership_set_role(membership=membership, role=form.cleaned_data["role"])
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(request, f"{membership.user.username} is now {membership.role}.")
-    return redirect("projects:members", slug=project.slug)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose one of the roles.")
+        services.membership_set_role(membership=membership, role=form.cleaned_data["role"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.username} is now {membership.role}.")
+    return redirect("projects:members", slug=slug)
 
 
 @login_required
 @require_POST
 def membership_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
-    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
-    membership = get_object_or_404(Membership.objects.select_related("user"), project=project, pk=membership_id)
+    membership = _owned_membership(request, slug, membership_id)
     try:
         services.membership_remove(membership=membership)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{membership.user.username} removed from the project.")
-    return redirect("projects:members", slug=project.slug)
+    return redirect("projects:members", slug=slug)

@@ -102,3 +102,10 @@ def test_image_list_queries_do_not_grow_with_the_page(project, annotator_client,
 
     with django_assert_max_num_queries(12):
         annotator_client.get(reverse("images:list", args=[project.slug]))
+
+
+def test_upload_page_has_the_progress_form_for_reviewers(project, reviewer_client):
+    page = reviewer_client.get(reverse("images:upload", args=[project.slug])).content.decode()
+
+    assert 'id="upload-progress"' in page and "js/upload.js" in page and 'name="files"' in page
+    assert f'href="{reverse("images:upload", args=[project.slug])}" class="active"' in page

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from labelapp.images.services import ImportResult, ImportStatus, images_import
 from labelapp.images.sources import InvalidArchive, import_limits, iter_path, path_entry_count
+from labelapp.projects.management.users import user_option
 from labelapp.projects.models import Project
 
 
@@ -32,11 +32,7 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=options["project"]).first()
         if project is None:
             raise CommandError(f"no project with the slug {options['project']!r}")
-        user = None
-        if options["user"]:
-            user = get_user_model().objects.filter(username=options["user"]).first()
-            if user is None:
-                raise CommandError(f"no user named {options['user']!r}")
+        user = user_option(options["user"])
         progress = tqdm(total=path_entry_count(path), unit="file", disable=options["verbosity"] == 0)
 
         def on_result(result: ImportResult) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labelapp.projects.management.users import user_option
 from labelapp.projects.services import default_class_specs, project_create
 
 
@@ -25,11 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--grayscale", action="store_true")
 
     def handle(self, *args, **options) -> None:
-        owner = None
-        if options["owner"]:
-            owner = get_user_model().objects.filter(username=options["owner"]).first()
-            if owner is None:
-                raise CommandError(f"no user named {options['owner']!r}")
+        owner = user_option(options["owner"])
         names = [name.strip() for name in options["classes"].split(",") if name.strip()]
         extra = {
             field: options[field]

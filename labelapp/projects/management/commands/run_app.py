@@ -1,0 +1,148 @@
+"""``manage.py run_app`` (what ``make run`` calls): everything a newcomer needs, in one process tree.
+
+Collects static files, migrates, makes sure an admin exists, seeds the demo project, then starts
+the embedded Redis (unless REDIS_URL is set), one RQ worker and the ASGI server, prints the URL
+and supervises them: Ctrl+C (or SIGTERM) stops all of them, and if one dies the rest are stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from labelapp.images.demo import demo_image_count, demo_seed
+from labelapp.lib import embedded_redis, env
+from labelapp.lib.processes import Supervisor, wait_until
+from labelapp.projects.services import AdminLogin, admin_account_ensure
+
+STARTUP_TIMEOUT = 180.0
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Command(BaseCommand):
+    help = "Run the whole app locally: migrate, admin, demo project, embedded Redis, one RQ worker, daphne."
+
+    def say(self, message: str) -> None:
+        self.stdout.write(f"[run_app] {message}")
+        self.stdout.flush()
+
+    def handle(self, *args, **options) -> None:
+        host = env.env_str("HOST", "127.0.0.1")
+        port = env.env_int("PORT", 8000, minimum=1)
+        if not _port_is_free(host, port):
+            raise CommandError(f"port {port} on {host} is already in use: stop what uses it or set PORT=another")
+        if settings.EMBEDDED_REDIS and embedded_redis.is_running(settings.REDIS_SOCKET):
+            raise CommandError(
+                f"an embedded Redis already answers on {settings.REDIS_SOCKET}: is another `make run` "
+                f"using DATA_DIR={settings.DATA_DIR}? Stop it first."
+            )
+        self.say(f"data folder: {settings.DATA_DIR}")
+        self.say("collecting static files")
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self.say(f"migrating the database ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]})")
+        call_command("migrate", interactive=False, verbosity=0)
+        login = admin_account_ensure(
+            username=env.env_str("ADMIN_USERNAME", "") or "admin",
+            password=env.env_str("ADMIN_PASSWORD", "") or None,
+            password_file=settings.DATA_DIR / "admin_password",
+        )
+        if env.env_bool("SEED_DEMO", True):
+            self._seed_demo(login)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        supervisor = Supervisor(say=self.say)
+        try:
+            self._start(supervisor, host, port)
+            self._banner(host, port, login)
+            while (dead := supervisor.dead()) is None:
+                time.sleep(0.5)
+            supervisor.children.remove(dead)
+            self.say(f"{dead.name} exited with code {dead.process.returncode}; stopping the others")
+            raise CommandError(f"{dead.name} stopped unexpectedly (see its output above)")
+        except KeyboardInterrupt:
+            self.say("stopping (Ctrl+C)")
+        finally:
+            supervisor.stop_all()
+            self.say("all stopped")
+
+    def _seed_demo(self, login: AdminLogin) -> None:
+        from django.contrib.auth import get_user_model
+
+        owner = get_user_model().objects.get(username=login.username)
+        bar = tqdm(desc="[run_app] demo images", unit="img", total=demo_image_count(), leave=False)
+        with bar as progress:
+            project, seeded = demo_seed(owner=owner, on_result=lambda _: progress.update(1))
+        state = "seeded" if seeded else "already there"
+        self.say(f"demo project {project.slug!r} {state}: {project.images.count()} images")
+
+    def _start(self, supervisor: Supervisor, host: str, port: int) -> None:
+        base_dir = Path(settings.BASE_DIR)
+        child_env = os.environ | {
+            "DATA_DIR": str(settings.DATA_DIR),
+            "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "labelapp.settings"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        if settings.EMBEDDED_REDIS:
+            self.say(f"starting the embedded Redis on {settings.REDIS_SOCKET}")
+            supervisor.adopt("redis", embedded_redis.start(settings.REDIS_SOCKET, die_with_parent=True))
+        self.say("starting one RQ worker (queues: training, default)")
+        worker = [sys.executable, "manage.py", "rqworker", "training", "default"]
+        supervisor.start("worker", worker, env=child_env, cwd=base_dir)
+        self.say(f"starting the web server (daphne) on {host}:{port}")
+        web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labelapp.asgi:application"]
+        supervisor.start("web", web, env=child_env, cwd=base_dir)
+        probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/accounts/login/"
+        ready = wait_until(lambda: supervisor.dead() is not None or _answers(probe), timeout=STARTUP_TIMEOUT)
+        dead = supervisor.dead()
+        if dead is not None:
+            raise CommandError(f"{dead.name} exited during start-up with code {dead.process.returncode}")
+        if not ready:
+            raise CommandError(f"the web server did not answer on {probe} within {STARTUP_TIMEOUT:.0f}s")
+
+    def _banner(self, host: str, port: int, login: AdminLogin) -> None:
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        if login.password is None:
+            password = "(set earlier; change it with `.venv/bin/python manage.py changepassword " + login.username + "`)"
+        else:
+            password = login.password
+        lines = [
+            "",
+            f"  labelapp is running at  http://{shown_host}:{port}/",
+            f"  log in as  {login.username}  /  {password}",
+            "  Ctrl+C stops the web server, the worker and Redis.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))
+        self.stdout.flush()
