@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -143,7 +145,6 @@ def dashboard_context(project: Project) -> dict:
     names = [c["name"] for c in classes(project)]
     current = next((v for v in versions if v.pk == project.current_version_id), versions[-1] if versions else None)
     metrics = current.metrics if current else {}
-    origin = timeline[0].at.timestamp() if timeline else 0.0
     timeline_chart = line_chart(
         [
             Series("human", PALETTE["human"], [(p.at.timestamp(), p.human) for p in timeline]),
@@ -151,7 +152,7 @@ def dashboard_context(project: Project) -> dict:
             Series("rejected", PALETTE["rejected"], [(p.at.timestamp(), p.rejected) for p in timeline]),
         ],
         title="Labels over time (cumulative)",
-        x_format=lambda x: f"+{(x - origin) / 3600:.0f}h",
+        x_format=lambda x: datetime.fromtimestamp(x, tz=dt_timezone.utc).strftime("%m-%d %H:%M"),
         y_format=lambda y: f"{y:.0f}",
     )
     accuracy_series = [

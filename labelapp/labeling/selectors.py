@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from labelapp.images.models import Image
@@ -263,11 +263,19 @@ class TimelinePoint:
 
 
 def label_timeline(project: Project) -> list[TimelinePoint]:
-    """Cumulative human labels, accepted pseudo-labels and rejections over time (hourly, or daily past two days)."""
+    """Cumulative human labels, accepted pseudo-labels and rejections over time, from zero.
+
+    Buckets: minutes over the first three hours of a project, then hours up to three days, then days.
+    """
     first = Annotation.objects.filter(project=project).order_by("created_at").values_list("created_at", flat=True).first()
     if first is None:
         return []
-    trunc = TruncHour if timezone.now() - first <= timedelta(days=2) else TruncDay
+    age = timezone.now() - first
+    trunc, step = (
+        (TruncMinute, timedelta(minutes=1)) if age <= timedelta(hours=3)
+        else (TruncHour, timedelta(hours=1)) if age <= timedelta(days=3)
+        else (TruncDay, timedelta(days=1))
+    )
     per_bucket: dict[datetime, dict[str, int]] = {}
     labels = (
         Annotation.objects.filter(project=project)
@@ -287,8 +295,9 @@ def label_timeline(project: Project) -> list[TimelinePoint]:
     )
     for bucket, n in rejections:
         per_bucket.setdefault(bucket, {})["rejected"] = n
-    points, human, pseudo, rejected = [], 0, 0, 0
-    for bucket in sorted(per_bucket):
+    buckets = sorted(per_bucket)
+    points, human, pseudo, rejected = [TimelinePoint(buckets[0] - step, 0, 0, 0)], 0, 0, 0
+    for bucket in buckets:
         human += per_bucket[bucket].get(Source.HUMAN, 0)
         pseudo += per_bucket[bucket].get(Source.PSEUDO, 0)
         rejected += per_bucket[bucket].get("rejected", 0)

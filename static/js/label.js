@@ -8,7 +8,7 @@ const config = readConfig();
 const stage = document.getElementById("stage");
 const img = document.getElementById("image");
 const names = Object.fromEntries(config.classes.map((c) => [c.index, c.name]));
-const state = { current: null, upcoming: null, busy: false, session: 0 };
+const state = { current: null, upcoming: null, session: 0 };
 
 function preload(item) {
   if (item) new Image().src = item.url;
@@ -65,16 +65,13 @@ function remember(text) {
   while (recent.children.length > 5) recent.lastChild.remove();
 }
 
-async function run(action) {
-  if (state.busy) return;
-  state.busy = true;
-  try {
-    await action();
-  } catch (error) {
+// Actions run one after another in key order (type-ahead), never two at once.
+let queue = Promise.resolve();
+function run(action) {
+  queue = queue.then(action).catch((error) => {
     setStatus(error instanceof RequestError ? error.message : `Something went wrong: ${error.message}`, true);
-  } finally {
-    state.busy = false;
-  }
+  });
+  return queue;
 }
 
 function label(classIndex) {
@@ -135,7 +132,7 @@ function rerank() {
 }
 
 document.addEventListener("keydown", (event) => {
-  if (isTyping(event)) return;
+  if (isTyping(event) || event.repeat) return;
   if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z") {
     event.preventDefault();
     undo();

@@ -154,3 +154,18 @@ def test_dashboard_shows_database_counts(project, images, version, annotator_cli
     html = reviewer_client.get(url("dashboard", project)).content.decode()
     assert 'data-total="human">1<' in html and 'data-total="pseudo">1<' in html and 'data-total="rejected">1<' in html
     assert "<svg" in html and "Labels over time" in html
+
+
+def test_dashboard_draws_accuracy_per_class_and_confusion_from_version_metrics(project, images, reviewer_client):
+    for number, (humans, accuracy) in enumerate([(10, 0.55), (40, 0.81)], start=1):
+        version = add_version(project, {images[0]: (0, 0.9)})
+        version.human_labels = humans
+        version.metrics = {
+            "running_accuracy": accuracy, "running_count": humans, "holdout_accuracy": None, "holdout_count": 0,
+            "per_class": {"shirt": {"precision": 0.9, "recall": 0.75, "support": 12}},
+            "confusion": [[9, 2, 1], [0, 7, 0], [1, 0, 5]], "pseudo_label_rate": 0.4,
+        }
+        version.save()
+    html = reviewer_client.get(url("dashboard", project)).content.decode()
+    assert html.count("<circle") >= 2 and "running accuracy: 81% at 40" in html
+    assert "true shirt, predicted trouser: 2" in html and "0.75" in html
