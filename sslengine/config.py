@@ -49,6 +49,27 @@ class TrainConfig:
     pretrained_path: str | None = None  # local weights file for resnet18; nothing is downloaded
     seed: int = 0
     log_every: int = 10  # on_progress is called every this many steps
+    # Options of the other algorithms (sslengine/algorithms/<name>.py); paper defaults unless noted.
+    # Unlabeled-loss weights are each paper's weight times lambda_u (lambda_u = 1 gives the paper's).
+    sharpen_temperature: float = 0.5  # T of MixMatch/ReMixMatch label-guess sharpening
+    mixup_alpha: float = 0.75  # MixUp's Beta(alpha, alpha); lambda' = max(lambda, 1 - lambda)
+    num_augmentations: int = 2  # K: weak views averaged by MixMatch's guess, strong views of ReMixMatch
+    # Linear-in-exp ramp-up exp(-5 (1 - t/R)^2) of the consistency weight over R steps (Laine & Aila);
+    # short on purpose: the product's rounds are short (the papers ramp over ~1/3 of 1M steps)
+    rampup_steps: int = 300
+    uda_temperature: float = 0.4  # UDA's sharpening temperature of the weak view's prediction
+    vat_xi: float = 1e-6  # VAT: finite-difference step of the power iteration
+    vat_eps: float = 2.0  # VAT: L2 norm of the adversarial perturbation (images in [0, 1]; MNIST's 2.0)
+    vat_iterations: int = 1  # VAT: power iterations
+    vat_entropy_weight: float = 0.0  # VAT: weight of entropy minimisation (VAT+EntMin uses 1); 0 = off
+    ensemble_momentum: float = 0.6  # Temporal Ensembling's alpha
+    pretrain_steps: int = 100  # SelfMatch: global steps of SimCLR pre-training before FixMatch
+    simclr_temperature: float = 0.5  # SelfMatch: NT-Xent temperature
+    teacher_refresh_steps: int = 100  # Noisy Student: a new teacher every this many steps (and every fit)
+    student_dropout: float = 0.5  # Noisy Student: dropout on the student's embedding (model noise)
+    flexmatch_warmup: bool = True  # FlexMatch: threshold warm-up (unused images count as a class)
+    freematch_momentum: float = 0.999  # FreeMatch: EMA momentum of the self-adaptive thresholds
+    freematch_fairness_weight: float = 0.001  # FreeMatch: weight of the self-adaptive fairness loss
 
     def __post_init__(self) -> None:
         self.validate()
@@ -76,6 +97,21 @@ class TrainConfig:
             (0.0 <= self.bank_momentum < 1.0, "bank_momentum must be in [0, 1)"),
             (self.da_len >= 1, "da_len must be >= 1"),
             (self.log_every >= 1, "log_every must be >= 1"),
+            (self.sharpen_temperature > 0.0, "sharpen_temperature must be > 0"),
+            (self.mixup_alpha > 0.0, "mixup_alpha must be > 0"),
+            (self.num_augmentations >= 1, "num_augmentations must be >= 1"),
+            (self.rampup_steps >= 0, "rampup_steps must be >= 0"),
+            (self.uda_temperature > 0.0, "uda_temperature must be > 0"),
+            (self.vat_xi > 0.0 and self.vat_eps > 0.0, "vat_xi and vat_eps must be > 0"),
+            (self.vat_iterations >= 1, "vat_iterations must be >= 1"),
+            (self.vat_entropy_weight >= 0.0, "vat_entropy_weight must be >= 0"),
+            (0.0 <= self.ensemble_momentum < 1.0, "ensemble_momentum must be in [0, 1)"),
+            (self.pretrain_steps >= 0, "pretrain_steps must be >= 0"),
+            (self.simclr_temperature > 0.0, "simclr_temperature must be > 0"),
+            (self.teacher_refresh_steps >= 0, "teacher_refresh_steps must be >= 0"),
+            (0.0 <= self.student_dropout < 1.0, "student_dropout must be in [0, 1)"),
+            (0.0 <= self.freematch_momentum < 1.0, "freematch_momentum must be in [0, 1)"),
+            (self.freematch_fairness_weight >= 0.0, "freematch_fairness_weight must be >= 0"),
         ]
         errors = [message for ok, message in checks if not ok]
         from .algorithms import list_algorithms

@@ -83,6 +83,7 @@ class Trainer:
         self.model: Network = model.to(self.device, memory_format=torch.channels_last)
         self.ema_model: Network = copy.deepcopy(self.model).eval()
         self.ema_model.requires_grad_(False)
+        self.algorithm.ema_model = self.ema_model
         self.optimizer = torch.optim.SGD(
             _param_groups(self.model, config.weight_decay),
             lr=config.lr,
@@ -120,6 +121,7 @@ class Trainer:
         labeled, labels = self._check_images(labeled_images, "labeled_images"), self._check_labels(labels, labeled_images)
         unlabeled = labeled if unlabeled_images is None or unlabeled_images.shape[0] == 0 else self._check_images(unlabeled_images, "unlabeled_images")
         self.algorithm.prepare(self.model, labeled, labels)
+        self.algorithm.prepare_unlabeled(self.model, unlabeled)
         self.model.train()
         planned = int(steps) if steps is not None else 0
         totals: dict[str, torch.Tensor] = {}
@@ -169,13 +171,20 @@ class Trainer:
             labeled=self._layout(weak_augment(labeled[index], self.augment_generator)),
             labels=labels[index],
             labeled_index=index,
+            step=self.global_step,
         )
         if self.algorithm.uses_unlabeled:
             count = cfg.batch_size * cfg.mu
             u_index = torch.randint(0, unlabeled.shape[0], (count,), generator=self.sample_generator).to(self.device)
             raw = unlabeled[u_index]
+            batch.unlabeled_index = u_index
             batch.unlabeled_weak = self._layout(weak_augment(raw, self.augment_generator))
-            batch.unlabeled_strong = self._layout(strong_augment(raw, self.augment_generator))
+            if self.algorithm.uses_strong:
+                batch.unlabeled_strong = self._layout(strong_augment(raw, self.augment_generator))
+            views = {"weak": weak_augment, "strong": strong_augment}
+            batch.unlabeled_extra = [
+                self._layout(views[name](raw, self.augment_generator)) for name in self.algorithm.extra_unlabeled_views
+            ]
         return batch
 
     def _layout(self, images: torch.Tensor) -> torch.Tensor:
