@@ -1,0 +1,70 @@
+"""FlexMatch: Zhang et al., "FlexMatch: Boosting Semi-Supervised Learning with Curriculum Pseudo
+Labeling", NeurIPS 2021."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from ..config import TrainConfig
+from .base import Algorithm, Batch
+from .fixmatch import masked_pseudo_label_loss
+from .functional import flexmatch_thresholds, resize_rows
+from .registry import register_algorithm
+
+
+@register_algorithm("flexmatch")
+class FlexMatch(Algorithm):
+    """FlexMatch (Zhang et al., NeurIPS 2021): FixMatch with curriculum pseudo-labeling.
+
+    Each unlabeled image remembers the class it was last predicted with confidence above
+    ``threshold`` τ (its learning status, −1 while none). The per-class learning effect σ(c) counts
+    those images; the class threshold is T(c) = M(β(c)) · τ with β(c) = σ(c) / max(max σ, unused)
+    (threshold warm-up, ``flexmatch_warmup``) and the convex mapping M(x) = x / (2 − x), so classes
+    that are hard to learn get lower thresholds, and every threshold starts near 0
+    (:func:`~sslengine.algorithms.functional.flexmatch_thresholds`). The table is keyed by
+    ``Batch.unlabeled_index``, saved in checkpoints and resized when the unlabeled set grows.
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.selected_label = torch.zeros(0, dtype=torch.int64)
+
+    def to(self, device: torch.device) -> FlexMatch:
+        self.selected_label = self.selected_label.to(device)
+        return self
+
+    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor) -> None:
+        self.selected_label = resize_rows(self.selected_label, unlabeled_images.shape[0], -1)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None and batch.unlabeled_index is not None
+        cfg = self.config
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
+        logits_w, logits_s = logits[num_labeled:].chunk(2)
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        with torch.no_grad():
+            confidence, pseudo_labels = logits_w.detach().float().softmax(dim=1).max(dim=1)
+            thresholds = flexmatch_thresholds(self.selected_label, cfg.num_classes, cfg.threshold, cfg.flexmatch_warmup)
+            mask = (confidence >= thresholds[pseudo_labels]).float()
+            confident = confidence >= cfg.threshold
+            self.selected_label[batch.unlabeled_index[confident]] = pseudo_labels[confident]
+        loss_u = masked_pseudo_label_loss(logits_s, pseudo_labels, mask)
+        loss = loss_x + cfg.lambda_u * loss_u
+        return {
+            "loss": loss,
+            "loss_x": loss_x.detach(),
+            "loss_u": loss_u.detach(),
+            "mask_ratio": mask.mean(),
+            "mean_threshold": thresholds.mean(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"selected_label": self.selected_label}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.selected_label = state["selected_label"].to(self.selected_label.device)

@@ -1,0 +1,39 @@
+"""Mean Teacher: Tarvainen & Valpola, "Mean teachers are better role models: Weight-averaged
+consistency targets improve semi-supervised deep learning results", NeurIPS 2017."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .functional import sigmoid_rampup, softmax_mse
+from .registry import register_algorithm
+
+CONSISTENCY_WEIGHT = 50.0  # MSE weight (mean over classes) as in USB's Mean Teacher (times lambda_u)
+
+
+@register_algorithm("meanteacher")
+class MeanTeacher(Algorithm):
+    """Mean Teacher (Tarvainen & Valpola, NeurIPS 2017).
+
+    The teacher is the trainer's EMA of the student's weights (``ema_decay``, with its warm-up);
+    the student's prediction on one weak view is pulled by MSE towards the teacher's prediction on
+    another weak view of the same image, weighted 50 · ``lambda_u`` with the sigmoid ramp-up over
+    ``rampup_steps``. The teacher runs in eval mode with the student's BatchNorm statistics.
+    """
+
+    uses_strong = False
+    extra_unlabeled_views = ("weak",)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and self.ema_model is not None
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
+        with torch.no_grad():
+            teacher_probs = self.ema_model(batch.unlabeled_extra[0]).float().softmax(dim=1)
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_u = softmax_mse(logits[num_labeled:], teacher_probs).mean()
+        weight = self.config.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, self.config.rampup_steps)
+        return {"loss": loss_x + weight * loss_u, "loss_x": loss_x.detach(), "loss_u": loss_u.detach()}

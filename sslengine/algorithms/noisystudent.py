@@ -1,0 +1,60 @@
+"""Noisy Student: Xie et al., "Self-training with Noisy Student improves ImageNet classification",
+CVPR 2020."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from ..config import TrainConfig
+from .base import Algorithm, Batch
+from .fixmatch import masked_pseudo_label_loss
+from .registry import register_algorithm
+
+
+@register_algorithm("noisystudent")
+class NoisyStudent(Algorithm):
+    """Noisy Student self-training (Xie et al., CVPR 2020), mapped onto the app's training rounds.
+
+    One teacher → student iteration per round: at the start of every ``fit`` (and every
+    ``teacher_refresh_steps`` global steps within a long one) the teacher becomes a frozen copy of
+    the trainer's EMA weights, i.e. the model whose predictions the app has just published. The
+    teacher, unnoised (eval mode, weak view), gives soft pseudo-labels; images whose teacher
+    confidence reaches ``threshold`` are kept. The student is the same network (equal size, as the
+    paper allows), continuing from its weights rather than restarting, trained with noise: strong
+    RandAugment views of the unlabeled images and dropout (``student_dropout``) on the embedding,
+    on labeled cross-entropy + ``lambda_u`` · soft cross-entropy to the teacher. The teacher is not
+    checkpointed: a resumed trainer takes it from the restored EMA weights at its next ``fit``.
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.teacher: Network | None = None
+
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+        self._new_teacher(model)
+
+    def _new_teacher(self, model: Network) -> None:
+        self.teacher = copy.deepcopy(self.ema_model if self.ema_model is not None else model).eval()
+        self.teacher.requires_grad_(False)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
+        cfg = self.config
+        refresh = cfg.teacher_refresh_steps
+        if self.teacher is None or (refresh and batch.step > 0 and batch.step % refresh == 0):
+            self._new_teacher(model)
+        assert self.teacher is not None
+        with torch.no_grad():
+            teacher_probs = self.teacher(batch.unlabeled_weak).float().softmax(dim=1)
+            mask = (teacher_probs.max(dim=1).values >= cfg.threshold).float()
+        num_labeled = batch.labeled.shape[0]
+        features = model.features(torch.cat([batch.labeled, batch.unlabeled_strong]))
+        logits = model.head(F.dropout(features, p=cfg.student_dropout, training=True)).float()
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_u = masked_pseudo_label_loss(logits[num_labeled:], teacher_probs, mask)
+        loss = loss_x + cfg.lambda_u * loss_u
+        return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "mask_ratio": mask.mean()}

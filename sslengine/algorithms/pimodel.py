@@ -1,0 +1,38 @@
+"""Π-model: Laine & Aila, "Temporal Ensembling for Semi-Supervised Learning", ICLR 2017 (and
+Sajjadi et al., "Regularization With Stochastic Transformations and Perturbations", NeurIPS 2016)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .functional import sigmoid_rampup, softmax_mse
+from .registry import register_algorithm
+
+CONSISTENCY_WEIGHT = 100.0  # w_max of the paper's Π-model (times lambda_u)
+
+
+@register_algorithm("pimodel")
+class PiModel(Algorithm):
+    """Π-model (Laine & Aila, ICLR 2017).
+
+    Two stochastic passes over each unlabeled image (two independent weak views, through the
+    network in train mode in the same forward) must agree: MSE between their softmax outputs
+    (mean over classes), gradient through both branches, weight w_max = 100 · ``lambda_u`` with
+    the sigmoid ramp-up over ``rampup_steps``.
+    """
+
+    uses_strong = False
+    extra_unlabeled_views = ("weak",)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_extra[0]])).float()
+        logits_a, logits_b = logits[num_labeled:].chunk(2)
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_u = softmax_mse(logits_a, logits_b.softmax(dim=1)).mean()
+        weight = self.config.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, self.config.rampup_steps)
+        return {"loss": loss_x + weight * loss_u, "loss_x": loss_x.detach(), "loss_u": loss_u.detach()}

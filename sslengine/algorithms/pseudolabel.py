@@ -1,0 +1,38 @@
+"""Pseudo-Label: Lee, "Pseudo-Label: The Simple and Efficient Semi-Supervised Learning Method for Deep
+Neural Networks", ICML 2013 Workshop on Challenges in Representation Learning."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .fixmatch import masked_pseudo_label_loss
+from .functional import linear_rampup
+from .registry import register_algorithm
+
+
+@register_algorithm("pseudolabel")
+class PseudoLabel(Algorithm):
+    """Pseudo-Label (Lee, 2013).
+
+    Each unlabeled image's own prediction (weak view), as a hard label, becomes its training target
+    when its confidence reaches ``threshold``; the unlabeled loss is weighted by ``lambda_u`` times a
+    linear ramp over ``rampup_steps`` (the paper's deterministic annealing of α(t)).
+    """
+
+    uses_strong = False
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
+        logits_u = logits[num_labeled:]
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        with torch.no_grad():
+            confidence, pseudo_labels = logits_u.detach().softmax(dim=1).max(dim=1)
+            mask = (confidence >= self.config.threshold).float()
+        loss_u = masked_pseudo_label_loss(logits_u, pseudo_labels, mask)
+        weight = self.config.lambda_u * linear_rampup(batch.step, self.config.rampup_steps)
+        return {"loss": loss_x + weight * loss_u, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "mask_ratio": mask.mean()}

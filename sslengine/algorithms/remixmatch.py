@@ -1,0 +1,94 @@
+"""ReMixMatch: Berthelot et al., "ReMixMatch: Semi-Supervised Learning with Distribution Alignment and
+Augmentation Anchoring", ICLR 2020."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from ..config import TrainConfig
+from .base import Algorithm, Batch
+from .functional import distribution_alignment, linear_rampup, mixup, mixup_lambda, sharpen, soft_cross_entropy
+from .registry import register_algorithm
+
+UNLABELED_WEIGHT = 1.5  # λ_U of the paper (times config.lambda_u)
+PRE_MIXUP_WEIGHT = 0.5  # λ_Û1: the unmixed strong view trained on the guess
+
+
+@register_algorithm("remixmatch")
+class ReMixMatch(Algorithm):
+    """ReMixMatch (Berthelot et al., ICLR 2020): distribution alignment and augmentation anchoring.
+
+    The weak view's prediction is aligned, p̃ = Normalize(p · p(y) / p̄(y)) with p(y) the labeled
+    class distribution (Laplace-smoothed, so a class without labels yet is not zeroed) and p̄(y) the
+    mean prediction over the last ``da_len`` batches, then sharpened (``sharpen_temperature``).
+    Augmentation anchoring: ``num_augmentations`` strong views (K = 2 here, 8 in the paper) are
+    trained on that weak-view target, MixUp'ed (λ' = max(λ, 1 − λ)) with the labeled batch and the
+    weak view; the first strong view also unmixed (the pre-MixUp loss). Losses are cross-entropies
+    with weights 1, 1.5 and 0.5 (times ``lambda_u``, ramped up over ``rampup_steps``). The rotation
+    self-supervision loss of the paper is left out.
+    """
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        k = config.num_classes
+        self.extra_unlabeled_views = ("strong",) * (config.num_augmentations - 1)
+        self.rng = np.random.default_rng(config.seed + 7919)
+        self.class_means = torch.full((config.da_len, k), 1.0 / k)
+        self.class_means_next = 0
+        self.labeled_marginal = torch.full((k,), 1.0 / k)
+
+    def to(self, device: torch.device) -> ReMixMatch:
+        self.class_means = self.class_means.to(device)
+        self.labeled_marginal = self.labeled_marginal.to(device)
+        return self
+
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+        counts = torch.bincount(labels, minlength=self.config.num_classes).float() + 1.0
+        self.labeled_marginal = (counts / counts.sum()).to(self.class_means.device)
+
+    def _align(self, probs: torch.Tensor) -> torch.Tensor:
+        aligned = distribution_alignment(probs, self.class_means.mean(dim=0), self.labeled_marginal)
+        self.class_means[self.class_means_next] = probs.mean(dim=0)
+        self.class_means_next = (self.class_means_next + 1) % self.class_means.shape[0]
+        return aligned
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
+        cfg = self.config
+        strong_views = [batch.unlabeled_strong, *batch.unlabeled_extra]
+        with torch.no_grad():
+            probs_w = model(batch.unlabeled_weak).float().softmax(dim=1)
+            guess = sharpen(self._align(probs_w), cfg.sharpen_temperature)
+        num_labeled = batch.labeled.shape[0]
+        inputs = torch.cat([batch.labeled, *strong_views, batch.unlabeled_weak])
+        targets = torch.cat([F.one_hot(batch.labels, cfg.num_classes).float(), guess.repeat(len(strong_views) + 1, 1)])
+        lam = mixup_lambda(cfg.mixup_alpha, self.rng.beta)
+        permutation = torch.from_numpy(self.rng.permutation(inputs.shape[0])).to(inputs.device)
+        mixed_inputs, mixed_targets = mixup(inputs, targets, lam, permutation)
+        logits = model(torch.cat([mixed_inputs, batch.unlabeled_strong])).float()
+        logits_mixed, logits_anchor = logits[: inputs.shape[0]], logits[inputs.shape[0] :]
+        loss_x = soft_cross_entropy(logits_mixed[:num_labeled], mixed_targets[:num_labeled])
+        loss_u = soft_cross_entropy(logits_mixed[num_labeled:], mixed_targets[num_labeled:])
+        loss_pre = soft_cross_entropy(logits_anchor, guess)
+        ramp = cfg.lambda_u * linear_rampup(batch.step, cfg.rampup_steps)
+        loss = loss_x + ramp * (UNLABELED_WEIGHT * loss_u + PRE_MIXUP_WEIGHT * loss_pre)
+        return {
+            "loss": loss,
+            "loss_x": loss_x.detach(),
+            "loss_u": loss_u.detach(),
+            "loss_pre_mixup": loss_pre.detach(),
+            "mixup_lambda": torch.tensor(lam, device=logits.device),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state, "class_means": self.class_means, "class_means_next": self.class_means_next}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.class_means = state["class_means"].to(self.class_means.device)
+        self.class_means_next = int(state["class_means_next"])

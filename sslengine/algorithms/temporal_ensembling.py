@@ -1,0 +1,73 @@
+"""Temporal Ensembling: Laine & Aila, "Temporal Ensembling for Semi-Supervised Learning", ICLR 2017."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from ..config import TrainConfig
+from .base import Algorithm, Batch
+from .functional import resize_rows, sigmoid_rampup, softmax_mse, temporal_ensemble_target, temporal_ensemble_update
+from .registry import register_algorithm
+
+CONSISTENCY_WEIGHT = 30.0  # w_max of the paper's temporal ensembling (times lambda_u)
+
+
+@register_algorithm("temporal-ensembling")
+class TemporalEnsembling(Algorithm):
+    """Temporal Ensembling (Laine & Aila, ICLR 2017).
+
+    Every unlabeled image keeps an ensemble Z_i of its past predictions,
+    Z_i ← α Z_i + (1 − α) z_i with α = ``ensemble_momentum``, updated each time the image is drawn;
+    its target is the bias-corrected ẑ_i = Z_i / (1 − α^t_i), t_i its number of updates (the
+    paper's epoch count; per image here, because the app trains in rounds of random batches, not
+    epochs). MSE to the target (mean over classes), weight 30 · ``lambda_u`` with the sigmoid
+    ramp-up over ``rampup_steps``; images not yet seen have no target. The table is keyed by the
+    row of the unlabeled set (``Batch.unlabeled_index``), saved in checkpoints, and resized at
+    ``prepare_unlabeled`` when the app's image set grows (new rows start empty).
+    """
+
+    uses_strong = False
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.ensemble = torch.zeros(0, config.num_classes)
+        self.counts = torch.zeros(0, dtype=torch.int64)
+
+    def to(self, device: torch.device) -> TemporalEnsembling:
+        self.ensemble = self.ensemble.to(device)
+        self.counts = self.counts.to(device)
+        return self
+
+    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor) -> None:
+        self.ensemble = resize_rows(self.ensemble, unlabeled_images.shape[0], 0.0)
+        self.counts = resize_rows(self.counts, unlabeled_images.shape[0], 0)
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_index is not None
+        cfg = self.config
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
+        logits_u = logits[num_labeled:]
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        index = batch.unlabeled_index
+        targets, has_target = temporal_ensemble_target(self.ensemble[index], self.counts[index], cfg.ensemble_momentum)
+        loss_u = (softmax_mse(logits_u, targets) * has_target.float()).mean()
+        temporal_ensemble_update(self.ensemble, self.counts, index, logits_u.detach().softmax(dim=1), cfg.ensemble_momentum)
+        weight = cfg.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, cfg.rampup_steps)
+        return {
+            "loss": loss_x + weight * loss_u,
+            "loss_x": loss_x.detach(),
+            "loss_u": loss_u.detach(),
+            "target_ratio": has_target.float().mean(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"ensemble": self.ensemble, "counts": self.counts}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.ensemble = state["ensemble"].to(self.ensemble.device)
+        self.counts = state["counts"].to(self.counts.device)

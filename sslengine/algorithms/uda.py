@@ -1,0 +1,37 @@
+"""UDA: Xie et al., "Unsupervised Data Augmentation for Consistency Training", NeurIPS 2020."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .fixmatch import masked_pseudo_label_loss
+from .functional import sharpen
+from .registry import register_algorithm
+
+
+@register_algorithm("uda")
+class UDA(Algorithm):
+    """UDA (Xie et al., NeurIPS 2020): confidence-masked consistency with sharpened soft targets.
+
+    The weak view's prediction, sharpened with ``uda_temperature`` (T = 0.4, i.e. softmax(logits/T)),
+    is the soft target of the strong (RandAugment) view; only images whose unsharpened confidence
+    reaches ``threshold`` count (the paper's confidence-based masking). Cross-entropy to a fixed
+    target has the KL's gradient. One forward over labeled, weak and strong images; no TSA.
+    """
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
+        logits_w, logits_s = logits[num_labeled:].chunk(2)
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        with torch.no_grad():
+            probs_w = logits_w.detach().float().softmax(dim=1)
+            mask = (probs_w.max(dim=1).values >= self.config.threshold).float()
+            targets = sharpen(probs_w, self.config.uda_temperature)
+        loss_u = masked_pseudo_label_loss(logits_s.float(), targets, mask)
+        loss = loss_x + self.config.lambda_u * loss_u
+        return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "mask_ratio": mask.mean()}

@@ -1,0 +1,43 @@
+"""VAT: Miyato et al., "Virtual Adversarial Training: A Regularization Method for Supervised and
+Semi-Supervised Learning", IEEE TPAMI 2018."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..backbones import Network
+from .base import Algorithm, Batch
+from .functional import entropy_from_logits, frozen_batchnorm_stats, kl_from_logits, vat_perturbation
+from .registry import register_algorithm
+
+
+@register_algorithm("vat")
+class VAT(Algorithm):
+    """Virtual Adversarial Training (Miyato et al., TPAMI 2018).
+
+    For each unlabeled weak view x, the direction in which the prediction changes most is found by
+    ``vat_iterations`` power iterations with finite-difference step ``vat_xi`` (ξ)
+    (:func:`~sslengine.algorithms.functional.vat_perturbation`); the loss is
+    KL(p(x) || p(x + r_adv)) with ‖r_adv‖ = ``vat_eps`` (ε) per image and p(x) held fixed, weighted
+    by ``lambda_u``. ``vat_entropy_weight`` > 0 adds entropy minimisation (VAT+EntMin). The extra
+    adversarial passes leave BatchNorm's running statistics alone.
+    """
+
+    uses_strong = False
+
+    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
+        assert batch.unlabeled_weak is not None
+        cfg = self.config
+        num_labeled = batch.labeled.shape[0]
+        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
+        logits_u = logits[num_labeled:]
+        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        with frozen_batchnorm_stats(model):
+            r_adv = vat_perturbation(model, batch.unlabeled_weak, logits_u, cfg.vat_xi, cfg.vat_eps, cfg.vat_iterations)
+            loss_u = kl_from_logits(logits_u.detach(), model(batch.unlabeled_weak + r_adv).float())
+        loss = loss_x + cfg.lambda_u * loss_u
+        entropy = entropy_from_logits(logits_u)
+        if cfg.vat_entropy_weight > 0:
+            loss = loss + cfg.vat_entropy_weight * entropy
+        return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "entropy": entropy.detach()}
