@@ -43,7 +43,7 @@ class InvalidArchive(ValueError):
 
 
 def import_limits() -> ImportLimits:
-    """The limits in force (settings ``IMPORT_MAX_ZIP_MEMBERS``, ``IMPORT_MAX_ZIP_BYTES``, ``IMPORT_MAX_FILE_BYTES``)."""
+    """The limits in force: settings ``IMPORT_MAX_ZIP_MEMBERS``, ``IMPORT_MAX_ZIP_BYTES``, ``IMPORT_MAX_FILE_BYTES``."""
     return ImportLimits(
         max_members=getattr(settings, "IMPORT_MAX_ZIP_MEMBERS", 200_000),
         max_total_bytes=getattr(settings, "IMPORT_MAX_ZIP_BYTES", 8 * 1024 * MIB),
@@ -55,6 +55,14 @@ def folder_label(name: str) -> str | None:
     """The ImageFolder label of an entry: the name of the folder that directly holds it."""
     parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
     return parts[-2] if len(parts) >= 2 and parts[-2] != ".." else None
+
+
+def _size_text(size: int) -> str:
+    return f"{size // MIB} MiB" if size >= MIB else f"{size} bytes"
+
+
+def _too_large(name: str, limits: ImportLimits) -> SourceFile:
+    return SourceFile(name, None, f"larger than {_size_text(limits.max_file_bytes)}")
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -96,7 +104,7 @@ def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits) -> Iterator[SourceFile]
         total = 0
         for position, info in enumerate(entries):
             if info.file_size > limits.max_file_bytes:
-                yield SourceFile(info.filename, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+                yield _too_large(info.filename, limits)
                 continue
             try:
                 with archive.open(info) as member:
@@ -105,14 +113,14 @@ def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits) -> Iterator[SourceFile]
                 yield SourceFile(info.filename, None, f"cannot be read from the zip ({exc})")
                 continue
             if len(data) > limits.max_file_bytes:
-                yield SourceFile(info.filename, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+                yield _too_large(info.filename, limits)
                 continue
             total += len(data)
             if total > limits.max_total_bytes:
                 left = len(entries) - position
                 yield SourceFile(
                     info.filename, None,
-                    f"the zip unpacks to more than {limits.max_total_bytes // MIB} MiB; "
+                    f"the zip unpacks to more than {_size_text(limits.max_total_bytes)}; "
                     f"this file and the {left - 1} after it were not imported",
                 )
                 return
@@ -125,7 +133,7 @@ def _read_file(path: Path, name: str, limits: ImportLimits) -> SourceFile:
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
-            return SourceFile(name, None, f"larger than {limits.max_file_bytes // MIB} MiB")
+            return _too_large(name, limits)
         return SourceFile(name, path.read_bytes())
     except OSError as exc:
         return SourceFile(name, None, f"cannot be read ({exc.strerror or exc})")
@@ -164,10 +172,12 @@ def iter_path(path: Path, *, limits: ImportLimits) -> Iterator[SourceFile]:
         yield _read_file(path, path.name, limits)
 
 
-def iter_upload(fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits) -> Iterator[SourceFile]:
+def iter_upload(
+    fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits
+) -> Iterator[SourceFile]:
     """One browser upload: a zip's members (streamed, a refused archive reported by name), or the file itself."""
     if size > max_upload_bytes:
-        yield SourceFile(name, None, f"larger than {max_upload_bytes // MIB} MiB")
+        yield SourceFile(name, None, f"larger than {_size_text(max_upload_bytes)}")
         return
     head = fileobj.read(4)
     fileobj.seek(0)
@@ -181,6 +191,4 @@ def iter_upload(fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: in
 
 
 def _sized(name: str, data: bytes, limits: ImportLimits) -> SourceFile:
-    if len(data) > limits.max_file_bytes:
-        return SourceFile(name, None, f"larger than {limits.max_file_bytes // MIB} MiB")
-    return SourceFile(name, data)
+    return _too_large(name, limits) if len(data) > limits.max_file_bytes else SourceFile(name, data)

@@ -109,3 +109,13 @@ def test_upload_page_has_the_progress_form_for_reviewers(project, reviewer_clien
 
     assert 'id="upload-progress"' in page and "js/upload.js" in page and 'name="files"' in page
     assert f'href="{reverse("images:upload", args=[project.slug])}" class="active"' in page
+
+
+def test_an_oversized_file_is_refused_by_name_and_the_rest_lands(project, owner_client, settings):
+    small, large = sorted(demo_pngs(4), key=lambda entry: len(entry[1]))[::3]
+    settings.IMPORT_MAX_FILE_BYTES = len(small[1])
+
+    body = upload(owner_client, project, [large, small]).json()
+
+    assert [(r["status"], r["reason"]) for r in body["results"]] == [
+        ("refused", f"larger than {len(small[1])} bytes"), ("added", "")]

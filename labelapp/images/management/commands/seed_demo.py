@@ -17,7 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         owner = user_option(options["owner"])
-        bar = tqdm(desc="demo images", unit="img", total=demo_image_count(), disable=options["verbosity"] == 0, leave=False)
+        quiet = options["verbosity"] == 0
+        bar = tqdm(desc="demo images", unit="img", total=demo_image_count(), disable=quiet, leave=False)
         with bar as progress:
             project, seeded = demo_seed(owner=owner, on_result=lambda _: progress.update(1))
         counts = f"{project.images.count()} images, {project.annotations.count()} labeled"

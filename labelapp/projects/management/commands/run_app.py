@@ -78,10 +78,13 @@ class Command(BaseCommand):
             password=env.env_str("ADMIN_PASSWORD", "") or None,
             password_file=settings.DATA_DIR / "admin_password",
         )
-        if env.env_bool("SEED_DEMO", True):
-            self._seed_demo(login)
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        if env.env_bool("SEED_DEMO", True):
+            try:
+                self._seed_demo(login)
+            except KeyboardInterrupt:
+                raise CommandError("stopped while seeding the demo project; the next start completes it") from None
         supervisor = Supervisor(say=self.say)
         try:
             self._start(supervisor, host, port)
@@ -134,7 +137,7 @@ class Command(BaseCommand):
     def _banner(self, host: str, port: int, login: AdminLogin) -> None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         if login.password is None:
-            password = "(set earlier; change it with `.venv/bin/python manage.py changepassword " + login.username + "`)"
+            password = f"(set earlier; change it with `.venv/bin/python manage.py changepassword {login.username}`)"
         else:
             password = login.password
         lines = [
