@@ -86,13 +86,14 @@ def k_center(predictions: Predictions, candidates: torch.Tensor, k: int, generat
     labeled = embeddings[~is_candidate]
     if labeled.shape[0]:
         nearest = _distance_to_nearest(pool, labeled)
+        pick = int(nearest.argmax())
     else:
-        nearest = torch.zeros(pool.shape[0])
-        nearest[predictions.confidence[candidates].argmin()] = 1.0  # first pick: least confident
+        nearest = torch.full((pool.shape[0],), float("inf"))
+        pick = int(predictions.confidence[candidates].argmin())
     picks: list[int] = []
     for _ in range(k):
-        pick = int(nearest.argmax())
         picks.append(pick)
         nearest = torch.minimum(nearest, (pool - pool[pick]).norm(dim=1))
         nearest[pick] = -1.0
+        pick = int(nearest.argmax())
     return candidates[torch.tensor(picks, dtype=torch.int64)]

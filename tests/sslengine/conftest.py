@@ -1,0 +1,44 @@
+"""Shared fixtures for engine tests: real Fashion-MNIST slices and a small, fast config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from sslengine import TrainConfig
+from sslengine.datasets import ImageSet, load_npz
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_cpu_thread() -> None:
+    """One intra-op thread: on a shared 2-core machine two spin-waiting threads run up to 10× slower."""
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def fashion_small() -> ImageSet:
+    """2,000 Fashion-MNIST train images, 200 per class, 1×28×28 uint8."""
+    return load_npz(DATA_DIR / "fashion_mnist_small.npz")
+
+
+@pytest.fixture(scope="session")
+def fashion_test_small() -> ImageSet:
+    """1,000 images of the official Fashion-MNIST test split, 100 per class (never trained on)."""
+    return load_npz(DATA_DIR / "fashion_mnist_test_small.npz")
+
+
+@pytest.fixture
+def small_config() -> Callable[..., TrainConfig]:
+    """Factory for a fast grayscale 28×28 config; keyword arguments override fields."""
+
+    def make(**overrides: object) -> TrainConfig:
+        fields: dict[str, object] = dict(num_classes=10, in_channels=1, image_size=28, batch_size=8, mu=2, seed=0)
+        fields.update(overrides)
+        return TrainConfig(**fields)  # type: ignore[arg-type]
+
+    return make
