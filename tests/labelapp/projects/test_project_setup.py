@@ -190,3 +190,17 @@ def test_create_project_command_refuses_a_taken_slug_and_unknown_owner(project):
     with pytest.raises(CommandError, match="no user"):
         call_command("create_project", "fresh", classes="a,b", owner="ghost")
     assert not Project.objects.filter(slug="fresh").exists()
+
+
+def test_site_admin_manages_projects_and_images_in_django_admin(client, project, django_user_model):
+    admin = django_user_model.objects.create_superuser("site-admin", password="x", email="")
+    image, _ = image_add(project=project, name="a.png", data=demo_pngs(1)[0][1])
+    client.force_login(admin)
+
+    for url in ("/admin/projects/project/", f"/admin/projects/project/{project.pk}/change/",
+                "/admin/projects/membership/", "/admin/images/image/", f"/admin/images/image/{image.pk}/change/"):
+        assert client.get(url).status_code == 200, url
+
+
+def test_staff_pages_are_closed_to_project_members(owner_client):
+    assert owner_client.get("/admin/projects/project/").status_code == 302
