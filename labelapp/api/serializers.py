@@ -17,6 +17,7 @@ from labelapp.projects.selectors import role_of
 from labelapp.training.models import ModelVersion, Prediction
 
 MAX_IDS = 1000  # ids in one decision request
+MAX_ID = 2**63 - 1  # larger ids would overflow the database's bigint (a 500 instead of a 400)
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
@@ -108,7 +109,7 @@ class LeaseSerializer(serializers.Serializer):
 class NextImageRequestSerializer(serializers.Serializer):
     queue = serializers.ChoiceField(choices=QUEUES, default=QUEUES[0])
     held = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), default=list, max_length=50,
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=50,
         help_text="Images the client already holds (their leases are renewed, they are not offered again).",
     )
 
@@ -130,7 +131,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class AnnotationSubmitSerializer(serializers.Serializer):
-    image = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    image = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     class_index = serializers.IntegerField(min_value=0, max_value=32767)
     expected_revision = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
@@ -140,7 +141,7 @@ class AnnotationSubmitSerializer(serializers.Serializer):
 
 class AnnotationFilterSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    image = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    image = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 class PseudoLabelSerializer(serializers.ModelSerializer):
@@ -163,8 +164,8 @@ class PseudoLabelFilterSerializer(serializers.Serializer):
 
 class PseudoLabelDecisionSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The version whose predictions were reviewed.")
-    accept = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list, max_length=MAX_IDS)
-    reject = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), default=list, max_length=MAX_IDS)
+    accept = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=MAX_IDS)
+    reject = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=MAX_IDS)
 
     def validate(self, data: dict) -> dict:
         if not data["accept"] and not data["reject"]:

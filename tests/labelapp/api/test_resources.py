@@ -206,3 +206,16 @@ def test_owner_starts_and_stops_training(trained_project, api, owner) -> None:
     assert client.post(BASE + "training/stop/").json() == {"training_enabled": False}
     assert not Project.objects.get(pk=trained_project.pk).training_enabled
     assert client.get(BASE + "training/start/").status_code == 405
+
+
+def test_ids_beyond_the_databases_integer_range_are_refused_not_crashing(trained_project, api, owner) -> None:
+    """Found by the schemathesis fuzz run: a 30-digit id in ``held`` used to overflow the bigint (500)."""
+    client = api(owner)
+    huge = 346356229924338821758976
+    response = client.post(BASE + "images/next/", {"held": [1, huge]}, format="json")
+    assert response.status_code == 400 and "held" in response.json()
+    for path in (f"images/{huge}/", f"images/{huge}/file/", f"versions/{huge}/", f"versions/{huge}/predictions/"):
+        assert client.get(BASE + path).status_code == 404, path
+    assert client.get(BASE + f"annotations/?image={huge}").status_code == 400
+    response = client.post(BASE + "pseudo-labels/", {"version": 1, "accept": [huge]}, format="json")
+    assert response.status_code == 400

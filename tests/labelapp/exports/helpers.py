@@ -63,8 +63,7 @@ class TinyModel:
     trainer: Trainer
 
 
-@pytest.fixture(scope="session")
-def tiny_model() -> TinyModel:
+def tiny_model_train() -> TinyModel:
     """A real cnn-small trained 5 steps on real images of the three classes, saved as a checkpoint."""
     names = list(FASHION_INDEX)
     pixels = np.concatenate([class_pixels(name, 40, start=IMAGES_PER_CLASS) for name in names])
@@ -74,6 +73,12 @@ def tiny_model() -> TinyModel:
     trainer.fit(torch.from_numpy(pixels), torch.from_numpy(labels), torch.from_numpy(pixels), steps=5)
     trainer.save(Path(settings.CHECKPOINT_DIR) / CHECKPOINT)
     return TinyModel(CHECKPOINT, trainer)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> TinyModel:
+    """:func:`tiny_model_train`, once per test session."""
+    return tiny_model_train()
 
 
 def project_pixels(project: Project) -> tuple[list[Image], torch.Tensor]:
@@ -108,10 +113,10 @@ def version_add(project: Project, model: TinyModel) -> ModelVersion:
     return version
 
 
-@pytest.fixture
-def trained_project(project, owner, annotator, reviewer, tiny_model) -> Project:
-    """The shared project with 24 real images: 9 human labels (annotator and owner), version 1 with real
-    predictions, τ at the median unlabeled confidence, 2 accepted pseudo-labels and 1 rejected."""
+def trained_project_fill(project: Project, *, owner, annotator, reviewer, model: TinyModel) -> Project:
+    """Give ``project`` (classes shirt, trouser, bag) 24 real images: 9 human labels (annotator and owner),
+    version 1 with real predictions, τ at the median unlabeled confidence, 2 accepted pseudo-labels and
+    1 rejected."""
     for name in FASHION_INDEX:
         label_class = LabelClass.objects.get(project=project, name=name)
         for row, array in enumerate(class_pixels(name, IMAGES_PER_CLASS)):
@@ -121,7 +126,7 @@ def trained_project(project, owner, annotator, reviewer, tiny_model) -> Project:
                     project=project, image=image, label_class=label_class,
                     user=annotator if row % 2 == 0 else owner, expected_revision=None,
                 )
-    version = version_add(project, tiny_model)
+    version = version_add(project, model)
     unlabeled = Prediction.objects.filter(version=version, image__annotation__isnull=True).order_by("-confidence", "image_id")
     project.threshold = statistics.median(unlabeled.values_list("confidence", flat=True))
     project.save(update_fields=["threshold"])
@@ -129,3 +134,9 @@ def trained_project(project, owner, annotator, reviewer, tiny_model) -> Project:
     labeling.pseudo_labels_accept(project=project, user=reviewer, image_ids=confident[:2], version_number=1)
     labeling.pseudo_labels_reject(project=project, user=reviewer, image_ids=confident[2:], version_number=1)
     return project
+
+
+@pytest.fixture
+def trained_project(project, owner, annotator, reviewer, tiny_model) -> Project:
+    """The shared cast's project filled by :func:`trained_project_fill`."""
+    return trained_project_fill(project, owner=owner, annotator=annotator, reviewer=reviewer, model=tiny_model)

@@ -121,7 +121,7 @@ def test_imagefolder_export_reimports_into_a_new_project_with_the_same_labels(tr
 def test_imagefolder_entries_are_made_by_the_server_and_stay_inside_the_archive(trained_project, tmp_path) -> None:
     LabelClass.objects.filter(project=trained_project, index=0).update(name="../../etc/passwd")
     LabelClass.objects.filter(project=trained_project, index=1).update(name="C:\\Windows\\system32")
-    LabelClass.objects.filter(project=trained_project, index=2).update(name=".hidden\x00bag")
+    LabelClass.objects.filter(project=trained_project, index=2).update(name=".hidden\x07bag")
     Image.objects.filter(project=trained_project).update(original_name="../../../evil.png")
     path = labels_export_write(project=trained_project, fmt="imagefolder", options=ALL, path=tmp_path / "x.zip")
     folders = set(class_folders(trained_project).values())
