@@ -1,0 +1,38 @@
+"""Every algorithm the engine registers can be chosen in project setup and trains a round in the worker."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sslengine
+
+from labelapp.projects.forms import ProjectSettingsForm
+from labelapp.projects.models import Project
+from labelapp.projects.services import project_update
+from labelapp.training.jobs import run_training_round
+from labelapp.training.models import ModelVersion, Prediction
+from tests.labelapp.training.conftest import add_images, label
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+IMAGES_PER_CLASS = 8
+LABELS_PER_CLASS = 2
+
+
+@pytest.mark.parametrize("algorithm", sslengine.list_algorithms())
+def test_a_project_set_up_with_the_algorithm_trains_a_round_and_publishes_predictions(project: Project, algorithm: str):
+    assert (algorithm, algorithm) in ProjectSettingsForm().fields["algorithm"].choices
+    project_update(project=project, algorithm=algorithm)
+    for name, images in add_images(project, per_class=IMAGES_PER_CLASS).items():
+        for image in images[:LABELS_PER_CLASS]:
+            label(project, image, name)
+
+    assert run_training_round(project.pk, steps=2) == "done v1"
+
+    version = ModelVersion.objects.get(project=project)
+    assert (version.algorithm, version.round_steps) == (algorithm, 2)
+    assert math.isfinite(version.losses["loss"])
+    confidences = list(Prediction.objects.filter(version=version).values_list("confidence", flat=True))
+    assert len(confidences) == 3 * IMAGES_PER_CLASS
+    assert all(0.0 < confidence <= 1.0 for confidence in confidences)
