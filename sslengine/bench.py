@@ -78,6 +78,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=0.03)
     parser.add_argument("--schedule-steps", type=int, default=20_000)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU intra-op threads (default: torch's). On a busy 2-core machine use 1: two spin-waiting "
+        "OpenMP threads competing with other processes ran up to 10x slower in our measurements",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write config and results here")
     return parser.parse_args(argv)
 
@@ -85,6 +92,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train once with the CLI's settings and return the JSON record."""
     torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     train, test = load_splits(args)
     labeled_index = stratified_subset(train.labels, args.labels_per_class, args.seed)
     channels, size = int(train.images.shape[1]), int(train.images.shape[2])
