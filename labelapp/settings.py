@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "labelapp.lib.unavailable.ServiceUnavailableMiddleware",  # database/Redis down → 503 with a message
 ]
 
 ROOT_URLCONF = "labelapp.urls"
