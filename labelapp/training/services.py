@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job
 from sslengine import FitResult, Predictions, TrainConfig, Trainer
 
@@ -429,11 +431,16 @@ def round_enqueue(*, project_id: int, steps: int | None = None, seconds: float |
 
 def round_enqueue_on_commit(*, project_id: int) -> None:
     """After the current transaction commits (never if it rolls back): enqueue a round if training is on
-    and no round of the project is queued or running. Call it after saving human labels."""
+    and no round of the project is queued or running. Call it after saving human labels. While Redis is
+    down nothing is queued (logged), and the write that called it still succeeds."""
 
     def enqueue() -> None:
         if Project.objects.filter(pk=project_id, training_enabled=True).exists():
-            round_enqueue(project_id=project_id)
+            try:
+                round_enqueue(project_id=project_id)
+            except (RedisConnectionError, RedisTimeoutError) as exc:  # the label is committed: don't fail its request
+                logger.warning("project %s: Redis is unavailable, no round queued (the next label queues one): %s",
+                               project_id, exc)
 
     transaction.on_commit(enqueue)
 
