@@ -108,10 +108,12 @@ def vat_perturbation(
     Fisher matrix H, and the gradient at ξ d is ≈ ξ H d, so d converges to H's top eigenvector.
     """
     direction = torch.randn_like(inputs) if start is None else start.clone()
-    target = clean_logits.detach()
+    target = clean_logits.detach().float()
     for _ in range(iterations):
         probe = (xi * _unit_per_sample(direction)).requires_grad_(True)
-        divergence = kl_from_logits(target, forward(inputs + probe))
+        # full precision: a ξ = 1e-6 step vanishes in bf16 and the gradient would be zero
+        with torch.autocast(device_type=inputs.device.type, enabled=False):
+            divergence = kl_from_logits(target, forward(inputs + probe).float())
         (direction,) = torch.autograd.grad(divergence, probe)
     return eps * _unit_per_sample(direction.detach())
 

@@ -4,6 +4,7 @@ CVPR 2020."""
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,12 @@ class NoisyStudent(Algorithm):
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
         self.teacher: Network | None = None
+        self.generator = torch.Generator().manual_seed(config.seed + 7919)  # dropout masks, checkpointed
+
+    def _dropout(self, features: torch.Tensor) -> torch.Tensor:
+        keep = 1.0 - self.config.student_dropout
+        mask = (torch.rand(features.shape, generator=self.generator) < keep).to(features.device, features.dtype)
+        return features * mask / keep
 
     def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
         self._new_teacher(model)
@@ -53,8 +60,14 @@ class NoisyStudent(Algorithm):
             mask = (teacher_probs.max(dim=1).values >= cfg.threshold).float()
         num_labeled = batch.labeled.shape[0]
         features = model.features(torch.cat([batch.labeled, batch.unlabeled_strong]))
-        logits = model.head(F.dropout(features, p=cfg.student_dropout, training=True)).float()
+        logits = model.head(self._dropout(features)).float()
         loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
         loss_u = masked_pseudo_label_loss(logits[num_labeled:], teacher_probs, mask)
         loss = loss_x + cfg.lambda_u * loss_u
         return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "mask_ratio": mask.mean()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])

@@ -3,10 +3,13 @@ Semi-Supervised Learning", IEEE TPAMI 2018."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from ..backbones import Network
+from ..config import TrainConfig
 from .base import Algorithm, Batch
 from .functional import entropy_from_logits, frozen_batchnorm_stats, kl_from_logits, vat_perturbation
 from .registry import register_algorithm
@@ -21,10 +24,15 @@ class VAT(Algorithm):
     (:func:`~sslengine.algorithms.functional.vat_perturbation`); the loss is
     KL(p(x) || p(x + r_adv)) with ‖r_adv‖ = ``vat_eps`` (ε) per image and p(x) held fixed, weighted
     by ``lambda_u``. ``vat_entropy_weight`` > 0 adds entropy minimisation (VAT+EntMin). The extra
-    adversarial passes leave BatchNorm's running statistics alone.
+    adversarial passes leave BatchNorm's running statistics alone. The random start directions come
+    from the algorithm's own seeded generator, kept in checkpoints.
     """
 
     uses_strong = False
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.generator = torch.Generator().manual_seed(config.seed + 7919)
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None
@@ -34,10 +42,19 @@ class VAT(Algorithm):
         logits_u = logits[num_labeled:]
         loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
         with frozen_batchnorm_stats(model):
-            r_adv = vat_perturbation(model, batch.unlabeled_weak, logits_u, cfg.vat_xi, cfg.vat_eps, cfg.vat_iterations)
+            start = torch.randn(batch.unlabeled_weak.shape, generator=self.generator).to(logits.device)
+            r_adv = vat_perturbation(
+                model, batch.unlabeled_weak, logits_u, cfg.vat_xi, cfg.vat_eps, cfg.vat_iterations, start=start
+            )
             loss_u = kl_from_logits(logits_u.detach(), model(batch.unlabeled_weak + r_adv).float())
         loss = loss_x + cfg.lambda_u * loss_u
         entropy = entropy_from_logits(logits_u)
         if cfg.vat_entropy_weight > 0:
             loss = loss + cfg.vat_entropy_weight * entropy
         return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "entropy": entropy.detach()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])

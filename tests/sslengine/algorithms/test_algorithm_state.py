@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sslengine import TrainConfig, Trainer
+from sslengine import TrainConfig, Trainer, list_algorithms
 from sslengine.algorithms import Batch
 
 SIZE = 8
@@ -130,3 +130,22 @@ def test_mixup_draws_lambda_prime_from_a_seeded_generator_kept_in_checkpoints(al
     b.save(tmp_path / "mix.pt")
     resumed = Trainer.load(tmp_path / "mix.pt", device="cpu")
     assert resumed.fit(LABELED, LABELS, images(10, 1), steps=1).scalars["mixup_lambda"] == lambdas[1]
+
+
+@pytest.mark.parametrize("algorithm", list_algorithms())
+def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(algorithm: str, tmp_path: Path):
+    options = {"pretrain_steps": 1, "teacher_refresh_steps": 0}  # SelfMatch changes phase mid-way
+    unlabeled = images(10, 1)
+    uninterrupted = trainer(algorithm, **options)
+    first = trainer(algorithm, **options)
+    for run in (uninterrupted, first):
+        run.fit(LABELED, LABELS, unlabeled, steps=2)
+    first.save(tmp_path / "model.pt")
+    resumed = Trainer.load(tmp_path / "model.pt", device="cpu")
+    expected = uninterrupted.fit(LABELED, LABELS, unlabeled, steps=2)
+    assert resumed.fit(LABELED, LABELS, unlabeled, steps=2).scalars == expected.scalars
+    for name, tensor in uninterrupted.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    for name, value in uninterrupted.algorithm.state_dict().items():
+        other = resumed.algorithm.state_dict()[name]
+        assert torch.equal(value, other) if isinstance(value, torch.Tensor) else value == other, name
