@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -20,8 +21,7 @@ from rest_framework.views import APIView
 from labelapp.api import serializers as s
 from labelapp.api.pagination import ViewCursorPagination
 from labelapp.api.permissions import ProjectScoped
-from labelapp.exports.selectors import version_for_export
-from labelapp.exports.views import labels_response, model_response
+from labelapp.exports.views import DOWNLOADS
 from labelapp.images.models import Image
 from labelapp.images.services import image_add
 from labelapp.images.sources import import_limits
@@ -270,42 +270,40 @@ class RawDownload(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class ExportLabels(ProjectScoped, APIView):
+class ExportDownload(ProjectScoped, APIView):
+    """Owners: a download built by the exports app from the validated query (same table as the page's buttons)."""
+
+    read_role = Role.OWNER
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = RawDownload
+    kind: str = "labels"
+
+    def get(self, request: Request, slug: str) -> HttpResponseBase:
+        serializer_class, respond = DOWNLOADS[self.kind]
+        query = serializer_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return respond(self.project, query)
+
+
+@extend_schema_view(get=extend_schema(
+    parameters=[s.LabelExportQuerySerializer],
+    responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
+               (200, "application/zip"): OpenApiTypes.BINARY},
+))
+class ExportLabels(ExportDownload):
     """Owners: the labels as CSV, JSON or an ImageFolder zip, streamed."""
 
-    read_role = Role.OWNER
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = RawDownload
-
-    @extend_schema(
-        parameters=[s.LabelExportQuerySerializer],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
-                   (200, "application/zip"): OpenApiTypes.BINARY},
-    )
-    def get(self, request: Request, slug: str):
-        query = s.LabelExportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return labels_response(self.project, query.validated_data["format"], query.options())
+    kind = "labels"
 
 
-class ExportModel(ProjectScoped, APIView):
+@extend_schema_view(get=extend_schema(
+    parameters=[s.ModelExportQuerySerializer],
+    responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version")},
+))
+class ExportModel(ExportDownload):
     """Owners: a zip with the model (ONNX or TorchScript), its model card and a predict example."""
 
-    read_role = Role.OWNER
-    renderer_classes = [JSONRenderer]
-    content_negotiation_class = RawDownload
-
-    @extend_schema(
-        parameters=[s.ModelExportQuerySerializer],
-        responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version")},
-    )
-    def get(self, request: Request, slug: str):
-        query = s.ModelExportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        version = version_for_export(project=self.project, number=query.validated_data.get("version"))
-        if version is None:
-            raise NotFound("No such model version.")
-        return model_response(version, query.validated_data["format"])
+    kind = "model"
 
 
 class TrainingSwitch(ProjectScoped, APIView):

@@ -4,6 +4,6 @@ from labelapp.exports import views
 
 app_name = "exports"
 urlpatterns = [
-    path("exports/labels/", views.labels_download, name="labels"),
-    path("exports/model/", views.model_download, name="model"),
+    path("exports/labels/", views.download, {"kind": "labels"}, name="labels"),
+    path("exports/model/", views.download, {"kind": "model"}, name="model"),
 ]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from collections.abc import Callable
+
 from django.http import FileResponse, Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
+from rest_framework.serializers import Serializer
 
 from labelapp.api.serializers import LabelExportQuerySerializer, ModelExportQuerySerializer
 from labelapp.exports.selectors import LabelOptions, version_for_export
@@ -43,28 +47,34 @@ def model_response(version: ModelVersion, fmt: str) -> FileResponse:
     )
 
 
-def _errors(query) -> str:
-    return "; ".join(f"{field}: {' '.join(str(m) for m in messages)}" for field, messages in query.errors.items())
-
-
-@login_required
-@require_GET
-def labels_download(request: HttpRequest, slug: str):
-    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
-    query = LabelExportQuerySerializer(data=request.GET)
-    if not query.is_valid():
-        return HttpResponseBadRequest(_errors(query), content_type="text/plain; charset=utf-8")
+def labels_query_response(project: Project, query: LabelExportQuerySerializer) -> StreamingHttpResponse:
+    """The label download a validated query asks for."""
     return labels_response(project, query.validated_data["format"], query.options())
 
 
-@login_required
-@require_GET
-def model_download(request: HttpRequest, slug: str):
-    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
-    query = ModelExportQuerySerializer(data=request.GET)
-    if not query.is_valid():
-        return HttpResponseBadRequest(_errors(query), content_type="text/plain; charset=utf-8")
+def model_query_response(project: Project, query: ModelExportQuerySerializer) -> FileResponse:
+    """The model download a validated query asks for (404 when there is no such version)."""
     version = version_for_export(project=project, number=query.validated_data.get("version"))
     if version is None:
-        raise Http404("No such model version")
+        raise Http404("No such model version.")
     return model_response(version, query.validated_data["format"])
+
+
+# kind → (query serializer, response builder); the REST API's export endpoints use the same table.
+DOWNLOADS: dict[str, tuple[type[Serializer], Callable]] = {
+    "labels": (LabelExportQuerySerializer, labels_query_response),
+    "model": (ModelExportQuerySerializer, model_query_response),
+}
+
+
+@login_required
+@require_GET
+def download(request: HttpRequest, slug: str, kind: str) -> HttpResponseBase:
+    """Owners only; a bad query is a 400 whose text names each wrong parameter."""
+    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
+    serializer_class, respond = DOWNLOADS[kind]
+    query = serializer_class(data=request.GET)
+    if not query.is_valid():
+        reasons = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in query.errors.items())
+        return HttpResponseBadRequest(reasons, content_type="text/plain; charset=utf-8")
+    return respond(project, query)

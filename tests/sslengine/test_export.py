@@ -148,3 +148,15 @@ def test_predict_example_classifies_real_image_files_like_the_engine(trainer, me
     predicted = [line.split("\t")[1] for line in result.stdout.strip().splitlines()]
     expected = [images.classes[int(i)] for i in trainer.predict(picks).predicted]
     assert predicted == expected
+
+
+def test_rgb_model_exports_match_at_another_size(tmp_path) -> None:
+    """Three channels at 32 px (an untrained model is enough to check the wiring of channels and size)."""
+    trainer = Trainer(TrainConfig(num_classes=4, in_channels=3, image_size=32), device="cpu")
+    meta = ExportMetadata.for_trainer(trainer, classes=["a", "b", "c", "d"], version=1)
+    images = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    session = onnxruntime.InferenceSession(str(export_onnx(trainer, tmp_path / "m.onnx", meta)))
+    expected = trainer.predict(images).probs
+    np.testing.assert_allclose(session.run(None, {"images": images.numpy()})[0], expected.numpy(), atol=TOLERANCE, rtol=0)
+    module, _ = load_torchscript(export_torchscript(trainer, tmp_path / "m.pt", meta))
+    torch.testing.assert_close(module(images), expected, atol=TOLERANCE, rtol=0)
