@@ -91,6 +91,10 @@ def _gray_or_rgb(values: tuple[float, float, float], channels: int) -> tuple[flo
     return values if channels == 3 else (sum(values) / 3.0,)
 
 
+def _default_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    return _gray_or_rgb((0.5, 0.5, 0.5), channels), _gray_or_rgb((0.25, 0.25, 0.25), channels)
+
+
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
@@ -107,10 +111,6 @@ def cnn_small(spec: BackboneSpec) -> Body:
         layers += _conv_bn_relu(cin, cout, 2)
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
     return Body(nn.Sequential(*layers), widths[-1], *_default_stats(spec.in_channels))
-
-
-def _default_stats(channels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    return _gray_or_rgb((0.5, 0.5, 0.5), channels), _gray_or_rgb((0.25, 0.25, 0.25), channels)
 
 
 class _WideBlock(nn.Module):

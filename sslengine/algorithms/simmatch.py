@@ -12,6 +12,7 @@ from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, Batch
 from .fixmatch import masked_pseudo_label_loss
+from .functional import distribution_alignment
 from .registry import register_algorithm
 
 EMBED_CHUNK = 1024
@@ -92,8 +93,7 @@ class SimMatch(Algorithm):
         running_mean = self.class_means.mean(dim=0)
         self.class_means[self.class_means_next] = probs.mean(dim=0)
         self.class_means_next = (self.class_means_next + 1) % self.class_means.shape[0]
-        aligned = probs / running_mean.clamp_min(1e-12)
-        return aligned / aligned.sum(dim=1, keepdim=True)
+        return distribution_alignment(probs, running_mean)
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
