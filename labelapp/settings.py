@@ -120,6 +120,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins per username and IP address before a lockout of LOGIN_LOCKOUT_SECONDS (labelapp.lib.login_throttle;
+# counts are kept in the default cache: local memory, one web process).
+AUTHENTICATION_BACKENDS = ["labelapp.lib.login_throttle.ThrottledModelBackend"]
+LOGIN_FAILURE_LIMIT = env.env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env.env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,8 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from labelapp.lib.login_throttle import ThrottledLoginView
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),  # before auth.urls: its login, throttled
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("labelapp.api.urls")),
     path("", include("labelapp.projects.urls")),

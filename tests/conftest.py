@@ -17,6 +17,14 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Login failure counts (labelapp.lib.login_throttle) live in the local-memory cache: no test inherits them."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_user(username: str) -> User:
     return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
 
