@@ -1,0 +1,66 @@
+"""The project websocket (Channels' WebsocketCommunicator on the real ASGI app and channel layer)."""
+
+from __future__ import annotations
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+import pytest
+
+from labelapp.asgi import application
+from labelapp.training.jobs import run_training_round
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def communicator(slug: str, client: Client | None) -> WebsocketCommunicator:
+    headers = [(b"origin", b"http://testserver")]
+    if client is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()))
+    return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=headers)
+
+
+def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round(labeled_project, annotator_client):
+    async def scenario() -> list[dict]:
+        socket = communicator(labeled_project.slug, annotator_client)
+        connected, _ = await socket.connect()
+        assert connected
+        await database_sync_to_async(run_training_round)(labeled_project.pk, steps=20)
+        received = []
+        while not received or received[-1]["type"] not in ("version.ready", "round.failed"):
+            received.append(await socket.receive_json_from(timeout=30))
+        await socket.disconnect()
+        return received
+
+    received = async_to_sync(scenario)()
+    types = [event["type"] for event in received]
+    assert types[0] == "round.started" and received[0]["version"] == 1
+    assert types[-1] == "version.ready"
+    assert received[-1]["version"] == 1 and received[-1]["counts"] == {"human": 12, "pseudo": 0, "images": 300}
+    progress = [event for event in received if event["type"] == "round.progress"]
+    assert progress and progress[-1]["steps"] == 20 and progress[-1]["step"] in (10, 20)
+    assert 0 < progress[-1]["fraction"] <= 1 and "loss" in progress[-1]["losses"]
+
+
+@pytest.mark.parametrize("who", ["outsider", "anonymous"])
+def test_outsiders_and_anonymous_users_are_closed_with_4404(project, outsider_client, who):
+    async def scenario() -> dict:
+        socket = communicator(project.slug, outsider_client if who == "outsider" else None)
+        connected, _ = await socket.connect()
+        assert connected
+        message = await socket.receive_output(timeout=5)
+        await socket.wait()
+        return message
+
+    assert async_to_sync(scenario)() == {"type": "websocket.close", "code": 4404}
+
+
+def test_a_member_of_another_project_is_closed_with_4404(other_project, annotator_client):
+    async def scenario() -> dict:
+        socket = communicator(other_project.slug, annotator_client)
+        await socket.connect()
+        return await socket.receive_output(timeout=5)
+
+    assert async_to_sync(scenario)()["code"] == 4404
