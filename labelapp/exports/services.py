@@ -32,6 +32,7 @@ CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "
 EXTENSIONS = {"csv": "csv", "json": "json", "imagefolder": "zip"}
 CSV_COLUMNS = ("filename", "label", "source", "confidence", "annotator", "updated", "image_id")
 COPY_BUFFER = 1024 * 1024
+CHUNK_BYTES = 64 * 1024
 
 
 class _Line:
@@ -117,15 +118,30 @@ def _imagefolder_chunks(project: Project, rows: Iterable[LabelRow]) -> Iterator[
     yield sink.drain()
 
 
+def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Join small pieces (a CSV line, a zip entry) into chunks of about ``CHUNK_BYTES``."""
+    size = CHUNK_BYTES
+    pending: list[bytes] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 def labels_export_chunks(*, project: Project, fmt: str, options: LabelOptions) -> Iterator[bytes]:
-    """The export in ``fmt`` as a stream of byte chunks (for a file or a streaming HTTP response)."""
+    """The export in ``fmt`` as a lazy stream of byte chunks of about 64 KiB (for a file or an HTTP response)."""
     rows = label_rows(project=project, options=options)
     if fmt == "csv":
-        return _csv_chunks(rows)
+        return _coalesced(_csv_chunks(rows))
     if fmt == "json":
-        return _json_chunks(project, options, rows)
+        return _coalesced(_json_chunks(project, options, rows))
     if fmt == "imagefolder":
-        return _imagefolder_chunks(project, rows)
+        return _coalesced(_imagefolder_chunks(project, rows))
     raise ValueError(f"unknown label format {fmt!r}; choose one of {', '.join(LABEL_FORMATS)}")
 
 

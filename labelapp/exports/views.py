@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
+from asgiref.sync import sync_to_async
+from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
@@ -25,9 +26,31 @@ from labelapp.projects.selectors import get_project_for_user
 from labelapp.training.models import ModelVersion
 
 
+class ChunkByChunk:
+    """Serve a synchronous iterator one chunk at a time under ASGI too.
+
+    Django's ``StreamingHttpResponse.__aiter__`` turns a synchronous iterator into a list first (the
+    whole export in memory); here each chunk is pulled with ``sync_to_async`` in the request's thread,
+    where the export's database cursor lives. Under WSGI nothing changes.
+    """
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = iter(self.streaming_content)
+        while (chunk := await sync_to_async(next)(chunks, None)) is not None:
+            yield chunk
+
+
+class StreamingDownload(ChunkByChunk, StreamingHttpResponse):
+    """A generated download (label exports)."""
+
+
+class FileDownload(ChunkByChunk, FileResponse):
+    """A file download (model bundles)."""
+
+
 def labels_response(project: Project, fmt: str, options: LabelOptions) -> StreamingHttpResponse:
     """A streaming download of the project's labels in ``fmt``."""
-    response = StreamingHttpResponse(
+    response = StreamingDownload(
         labels_export_chunks(project=project, fmt=fmt, options=options), content_type=CONTENT_TYPES[fmt]
     )
     response["Content-Disposition"] = content_disposition_header(True, labels_export_filename(project=project, fmt=fmt))
@@ -41,7 +64,7 @@ def model_response(version: ModelVersion, fmt: str) -> FileResponse:
         path = model_export_archive(version=version, fmt=fmt)
     except (FileNotFoundError, ValueError) as exc:  # checkpoint gone, or classes no longer match the model
         raise Http404(str(exc)) from exc
-    return FileResponse(
+    return FileDownload(
         path.open("rb"), as_attachment=True, filename=model_export_filename(version=version, fmt=fmt),
         content_type="application/zip",
     )

@@ -154,7 +154,8 @@ def test_zip_entries_hold_the_stored_image_bytes(trained_project, tmp_path) -> N
                 assert archive.read(name) == handle.read()
 
 
-def test_exports_are_a_lazy_stream_of_chunks(trained_project) -> None:
+def test_exports_are_a_lazy_stream_of_chunks(trained_project, monkeypatch) -> None:
+    monkeypatch.setattr("labelapp.exports.services.CHUNK_BYTES", 1)  # one chunk per CSV line
     chunks = labels_export_chunks(project=trained_project, fmt="csv", options=ALL)
     first = next(chunks)
     assert first == (",".join(CSV_COLUMNS) + "\n").encode()
