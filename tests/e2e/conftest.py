@@ -30,8 +30,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=MISSING))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    # Module scope, not session: while Playwright's sync API is open its event loop runs in this thread,
+    # and every later test that calls async_to_sync (channel layers, consumers) would fail.
     if not CHROMIUM.exists():
         pytest.fail(f"REQUIRE_BROWSER=1 but {MISSING}", pytrace=False)
     from playwright.sync_api import sync_playwright
