@@ -70,9 +70,12 @@ def line_chart(
             f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" y2="{sy(y):.1f}" stroke="#eee"/>'
             f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="11">{escape(y_format(y))}</text>'
         )
-    for x in _ticks(x0, x1, 4 if x1 > x0 else 1):
+    distinct_xs = sorted(set(xs))
+    x_ticks = distinct_xs if len(distinct_xs) <= 5 else _ticks(x0, x1)
+    for n, x in enumerate(x_ticks):
+        anchor = "start" if n == 0 and len(x_ticks) > 1 else "end" if n == len(x_ticks) - 1 and n else "middle"
         parts.append(
-            f'<text x="{sx(x):.1f}" y="{height - 10}" text-anchor="middle" font-size="11">{escape(x_format(x))}</text>'
+            f'<text x="{sx(x):.1f}" y="{height - 10}" text-anchor="{anchor}" font-size="11">{escape(x_format(x))}</text>'
         )
     legend_x = left
     for s in series:

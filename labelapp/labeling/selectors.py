@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour, TruncMinute
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from labelapp.images.models import Image
@@ -64,31 +64,31 @@ def available_to(user: AbstractBaseUser, *, now: datetime, image_ref: str = "pk"
 
 
 def queue_order_for(project: Project) -> QueueOrder | None:
-    """The stored label-queue order for the project's current version and strategy, if built."""
-    return QueueOrder.objects.filter(
-        project=project, version_number=version_number(project), strategy=project.strategy
-    ).first()
+    """The stored label-queue order for the project's current version and strategy, if built (one query)."""
+    number = Coalesce(
+        Subquery(ModelVersion.objects.filter(pk=project.current_version_id).values("number")[:1]), Value(0)
+    )
+    return QueueOrder.objects.filter(project=project, version_number=number, strategy=project.strategy).first()
 
 
-def queue_candidate_ids(
-    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, held: list[int], limit: int
-) -> list[int]:
-    """Up to ``limit`` image ids to offer ``user`` next, best first (the caller locks and re-checks them).
+def queue_sources(
+    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, own_leases: bool = True
+) -> list[QuerySet]:
+    """The ordered image-id querysets a queue draws from, first source first.
 
-    Label queue: the user's own unexpired leases (e.g. after a reload), then images whose pseudo-label
-    was rejected, then the stored order by rank, then images added after the order was built (by id).
+    Label queue: the user's own unexpired leases (after a reload; ``own_leases``), then images whose
+    pseudo-label was rejected, then the stored order by rank, then images added after the order was built (by id).
     Low-confidence queue: the user's own leases, then current predictions below the project's
     low-confidence threshold, lowest first.
     """
     now = timezone.now()
     own = (
         ImageLease.objects.filter(project=project, user=user, expires_at__gt=now)
-        .exclude(image_id__in=held)
         .filter(unannotated("image_id"))
         .order_by("id")
         .values_list("image_id", flat=True)
     )
-    sources: list[QuerySet] = [own]
+    sources: list[QuerySet] = [own] if own_leases else []
     free = available_to(user, now=now, image_ref="image_id")
     if queue == QUEUE_LOW_CONFIDENCE:
         if project.current_version_id is not None:
@@ -100,26 +100,34 @@ def queue_candidate_ids(
                 .order_by("confidence", "image_id")
                 .values_list("image_id", flat=True)
             )
-    else:
-        rejected = ReviewDecision.objects.filter(image_id=OuterRef("pk"), kind=ReviewDecision.Kind.REJECTED)
+        return sources
+    rejected = ReviewDecision.objects.filter(image_id=OuterRef("pk"), kind=ReviewDecision.Kind.REJECTED)
+    sources.append(
+        Image.objects.filter(project=project)
+        .filter(Exists(rejected), available_to(user, now=now))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    if order is not None:
         sources.append(
-            Image.objects.filter(project=project)
-            .filter(Exists(rejected), available_to(user, now=now))
-            .order_by("id")
-            .values_list("id", flat=True)
+            QueueRank.objects.filter(order=order).filter(free).order_by("rank").values_list("image_id", flat=True)
         )
-        if order is not None:
-            sources.append(
-                QueueRank.objects.filter(order=order).filter(free).order_by("rank").values_list("image_id", flat=True)
-            )
-        sources.append(
-            Image.objects.filter(project=project, id__gt=order.last_image_id if order else 0)
-            .filter(available_to(user, now=now))
-            .order_by("id")
-            .values_list("id", flat=True)
-        )
+    sources.append(
+        Image.objects.filter(project=project, id__gt=order.last_image_id if order else 0)
+        .filter(available_to(user, now=now))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return sources
+
+
+def queue_candidate_ids(
+    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, held: list[int], limit: int
+) -> list[int]:
+    """Up to ``limit`` image ids to offer ``user`` next, best first, leaving out ``held`` (the caller locks
+    and re-checks them). A page that holds images is mid-session: its other leases are not looked up."""
     found: list[int] = []
-    for source in sources:
+    for source in queue_sources(project=project, user=user, queue=queue, order=order, own_leases=not held):
         for image_id in source.exclude(**{f"{_id_field(source)}__in": held + found})[: limit - len(found)]:
             found.append(image_id)
         if len(found) >= limit:

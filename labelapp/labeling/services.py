@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import torch
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -42,6 +42,8 @@ LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expecte
 LEASE_ATTEMPTS = 4
 K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
 RANK_BATCH = 5000
+# Strategies that need only the stored per-image scores (confidence, margin, entropy), not probabilities.
+SCORE_STRATEGIES = frozenset({"least-confidence", "margin", "entropy", "random"})
 
 
 class LabelingError(Exception):
@@ -83,7 +85,7 @@ def queue_order_build(*, project: Project) -> QueueOrder:
     """The stored label-queue order for the project's current version and strategy, built once.
 
     Before the first version: a random permutation seeded by the project. After: ``sslengine``'s
-    strategy over the version's probabilities, with unlabeled images as candidates (the stored
+    strategy over the version's predictions, with unlabeled images as candidates (the stored
     prediction rows carry no embeddings, so ``k-center`` runs on the probability vectors), then the
     rest by least confidence, labeled images last (they come back only if a label is undone).
     Concurrent callers wait for the first builder and reuse its result.
@@ -98,19 +100,58 @@ def queue_order_build(*, project: Project) -> QueueOrder:
         with transaction.atomic():
             order = QueueOrder.objects.create(**key, last_image_id=0)
             image_ids = _ranked_image_ids(project, version)
-            QueueRank.objects.bulk_create(
-                (QueueRank(order=order, image_id=image_id, rank=rank) for rank, image_id in enumerate(image_ids)),
-                batch_size=RANK_BATCH,
-            )
+            _ranks_insert(order, image_ids)
             order.size = len(image_ids)
             order.last_image_id = max(image_ids, default=0)
             if version is None:  # every image existing now is in the permutation
                 order.last_image_id = Image.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
             order.save(update_fields=["size", "last_image_id"])
             QueueOrder.objects.filter(project=project).exclude(pk=order.pk).delete()
+            _refresh_statistics(QueueRank)
     except IntegrityError:
         return QueueOrder.objects.get(**key)
     return order
+
+
+def _refresh_statistics(model: type) -> None:
+    """Let PostgreSQL's planner see a table that just changed in bulk (so it walks the rank index)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _ranks_insert(order: QueueOrder, image_ids: list[int]) -> None:
+    """Store ``image_ids`` as ranks 0, 1, …: one statement on PostgreSQL, batched inserts elsewhere."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {connection.ops.quote_name(QueueRank._meta.db_table)} (order_id, image_id, rank) "
+                "SELECT %s, ids.id, ids.ord - 1 FROM unnest(%s::bigint[]) WITH ORDINALITY AS ids(id, ord)",
+                [order.pk, image_ids],
+            )
+        return
+    QueueRank.objects.bulk_create(
+        (QueueRank(order=order, image_id=image_id, rank=rank) for rank, image_id in enumerate(image_ids)),
+        batch_size=RANK_BATCH,
+    )
+
+
+def _version_predictions(project: Project, version: ModelVersion) -> tuple[torch.Tensor, Predictions]:
+    """(image ids, predictions) of a version in image-id order. Strategies that rank by a stored score
+    read only the score columns; the others get the probability vectors (as embeddings too)."""
+    rows = Prediction.objects.filter(version=version).order_by("image_id")
+    if project.strategy in SCORE_STRATEGIES:
+        table = torch.tensor(
+            list(rows.values_list("image_id", "predicted_index", "confidence", "margin", "entropy")), dtype=torch.float64
+        ).reshape(-1, 5)
+        empty = torch.empty((table.shape[0], 0))
+        return table[:, 0].long(), Predictions(
+            probs=empty, predicted=table[:, 1].long(), confidence=table[:, 2].float(), margin=table[:, 3].float(),
+            entropy=table[:, 4].float(), embeddings=empty,
+        )
+    pairs = list(rows.values_list("image_id", "probs"))
+    probs = torch.tensor([probs for _, probs in pairs], dtype=torch.float32).reshape(len(pairs), -1)
+    return torch.tensor([image_id for image_id, _ in pairs], dtype=torch.int64), Predictions.from_probs(probs, probs)
 
 
 def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[int]:
@@ -118,23 +159,46 @@ def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[in
         image_ids = list(Image.objects.filter(project=project).order_by("id").values_list("id", flat=True))
         random.Random(project.pk).shuffle(image_ids)
         return image_ids
-    rows = list(Prediction.objects.filter(version=version).order_by("image_id").values_list("image_id", "probs"))
-    if not rows:
+    image_ids, predictions = _version_predictions(project, version)
+    if not len(image_ids):
         return []
-    image_ids = torch.tensor([row[0] for row in rows], dtype=torch.int64)
-    probs = torch.tensor([row[1] for row in rows], dtype=torch.float32)
-    predictions = Predictions.from_probs(probs, embeddings=probs)
-    labeled = set(Annotation.objects.filter(project=project).values_list("image_id", flat=True))
-    is_labeled = torch.tensor([int(i) in labeled for i in image_ids.tolist()], dtype=torch.bool)
+    labeled = torch.tensor(list(Annotation.objects.filter(project=project).values_list("image_id", flat=True)), dtype=torch.int64)
+    is_labeled = torch.isin(image_ids, labeled)
     candidates = torch.nonzero(~is_labeled).flatten()
     k = candidates.numel() if project.strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
     picked = select_indices(project.strategy, predictions, candidates, k, seed=project.pk)
-    taken = torch.zeros(len(rows), dtype=torch.bool)
+    taken = torch.zeros(len(image_ids), dtype=torch.bool)
     taken[picked] = True
     by_confidence = torch.sort(predictions.confidence, stable=True).indices
     rest = by_confidence[~taken[by_confidence] & ~is_labeled[by_confidence]]
     last = by_confidence[is_labeled[by_confidence]]
     return image_ids[torch.cat([picked, rest, last])].tolist()
+
+
+def _lease_take(*, image_id: int, user: AbstractBaseUser) -> ImageLease | None:
+    """In its own short transaction: lock the image unless another transaction holds it, re-check it is
+    unlabeled and not leased to someone else (a fresh statement sees leases committed meanwhile), lease it."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # a lease lost in a crash costs nothing: don't wait for fsync
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        image = _lock_image(image_id, skip_locked=True)
+        if image is None:
+            return None
+        labeled, lease_id, holder, expires_at = (
+            Image.objects.filter(pk=image_id)
+            .values_list(Exists(Annotation.objects.filter(image_id=OuterRef("pk"))), "lease__id", "lease__user_id", "lease__expires_at")
+            .get()
+        )
+        if labeled or (holder not in (None, user.pk) and expires_at > timezone.now()):
+            return None
+        lease = ImageLease(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
+        fields = {"user": user, "token": lease.token, "expires_at": lease.expires_at}
+        if lease_id is not None and ImageLease.objects.filter(pk=lease_id).update(**fields):
+            lease.pk = lease_id
+        else:  # none, or its holder released it just now
+            lease.save(force_insert=True)
+        return lease
 
 
 def lease_next(
@@ -146,8 +210,11 @@ def lease_next(
     are renewed and they are not offered again.
     """
     held = [int(i) for i in held]
-    order = queue_order_build(project=project) if queue == selectors.QUEUE_LABEL else None
-    ImageLease.objects.filter(project=project, user=user, image_id__in=held).update(expires_at=_lease_expiry())
+    order = None
+    if queue == selectors.QUEUE_LABEL:
+        order = selectors.queue_order_for(project) or queue_order_build(project=project)
+    if held:
+        ImageLease.objects.filter(project=project, user=user, image_id__in=held).update(expires_at=_lease_expiry())
     for _ in range(LEASE_ATTEMPTS):
         candidates = selectors.queue_candidate_ids(
             project=project, user=user, queue=queue, order=order, held=held, limit=LEASE_CANDIDATES
@@ -155,13 +222,9 @@ def lease_next(
         if not candidates:
             return None
         for image_id in candidates:
-            with transaction.atomic():
-                image = _lock_image(image_id, skip_locked=True)
-                if image is None or Annotation.objects.filter(image_id=image_id).exists():
-                    continue
-                if ImageLease.objects.filter(image_id=image_id, expires_at__gt=timezone.now()).exclude(user=user).exists():
-                    continue  # leased by someone who committed after our candidate query
-                return _lease_upsert(image=image, user=user)
+            lease = _lease_take(image_id=image_id, user=user)
+            if lease is not None:
+                return lease
     return None
 
 
