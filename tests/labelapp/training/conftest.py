@@ -66,13 +66,23 @@ def label(project: Project, image: Image, class_name: str, source: str = Source.
     )[0]
 
 
-@pytest.fixture
-def labeled_project(project: Project) -> Project:
-    """The shared ``project`` with 300 real images and a few human labels per class."""
-    for name, images in add_images(project).items():
+def add_labeled_images(project: Project, per_class: int) -> Project:
+    for name, images in add_images(project, per_class).items():
         for image in images[:LABELS_PER_CLASS]:
             label(project, image, name)
     return project
+
+
+@pytest.fixture
+def labeled_project(project: Project) -> Project:
+    """The shared ``project`` with 300 real images and a few human labels per class."""
+    return add_labeled_images(project, IMAGES_PER_CLASS)
+
+
+@pytest.fixture
+def small_project(project: Project) -> Project:
+    """The shared ``project`` with 60 real images and a few human labels per class."""
+    return add_labeled_images(project, 20)
 
 
 @pytest.fixture(autouse=True)

@@ -63,19 +63,19 @@ def test_per_class_precision_recall_and_confusion_on_a_hand_example():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_running_accuracy_scores_the_previous_version_on_labels_given_after_it(labeled_project):
-    assert run_training_round(labeled_project.pk, steps=3) == "done v1"
-    first = ModelVersion.objects.get(project=labeled_project)
+def test_running_accuracy_scores_the_previous_version_on_labels_given_after_it(small_project):
+    assert run_training_round(small_project.pk, steps=3) == "done v1"
+    first = ModelVersion.objects.get(project=small_project)
     assert first.metrics["running_accuracy"] is None and first.metrics["running_count"] == 0
-    unlabeled = list(Image.objects.filter(project=labeled_project, annotation__isnull=True).order_by("-id")[:9])
+    unlabeled = list(Image.objects.filter(project=small_project, annotation__isnull=True).order_by("-id")[:9])
     for image in unlabeled:
-        label(labeled_project, image, image.original_name.split("-")[0])
+        label(small_project, image, image.original_name.split("-")[0])
     truth = {a.image_id: a.label_class.index for a in Annotation.objects.filter(image__in=unlabeled)}
     guesses = dict(Prediction.objects.filter(version=first, image__in=unlabeled).values_list("image_id", "predicted_index"))
     expected = np.mean([guesses[image_id] == index for image_id, index in truth.items()])
 
-    assert run_training_round(labeled_project.pk, steps=3) == "done v2"
-    second = ModelVersion.objects.get(project=labeled_project, number=2)
+    assert run_training_round(small_project.pk, steps=3) == "done v2"
+    second = ModelVersion.objects.get(project=small_project, number=2)
     assert second.metrics["running_count"] == 9
     assert second.metrics["running_accuracy"] == pytest.approx(expected)
     assert second.human_labels == 21

@@ -25,17 +25,17 @@ def training_on(project: Project) -> None:
     Project.objects.filter(pk=project.pk).update(training_enabled=True)
 
 
-def test_enqueueing_inside_a_transaction_that_rolls_back_runs_no_job(labeled_project):
-    training_on(labeled_project)
+def test_enqueueing_inside_a_transaction_that_rolls_back_runs_no_job(small_project):
+    training_on(small_project)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.round_enqueue_on_commit(project_id=labeled_project.pk)
+        services.round_enqueue_on_commit(project_id=small_project.pk)
         raise RuntimeError("roll back")
     assert queued_jobs() == []
     run_burst_in_process()
-    assert not ModelVersion.objects.filter(project=labeled_project).exists()
+    assert not ModelVersion.objects.filter(project=small_project).exists()
 
     with transaction.atomic():
-        services.round_enqueue_on_commit(project_id=labeled_project.pk)
+        services.round_enqueue_on_commit(project_id=small_project.pk)
         assert queued_jobs() == []  # not before the commit
     assert len(queued_jobs()) == 1
 
@@ -69,33 +69,33 @@ def test_labels_enqueue_nothing_while_a_round_runs(project):
     assert queued_jobs() == []
 
 
-def test_a_round_that_ends_while_training_is_on_enqueues_the_next(labeled_project):
-    training_on(labeled_project)
-    outcome = services.round_execute(project_id=labeled_project.pk, steps=3)
+def test_a_round_that_ends_while_training_is_on_enqueues_the_next(small_project):
+    training_on(small_project)
+    outcome = services.round_execute(project_id=small_project.pk, steps=3)
     assert outcome.status == "done" and outcome.enqueued
     (job,) = queued_jobs()
     assert job.id == outcome.enqueued and job.kwargs["base_version"] == 1
-    assert job.timeout > labeled_project.round_seconds
+    assert job.timeout > small_project.round_seconds
 
 
-def test_rounds_are_deduplicated_until_the_queued_one_starts(labeled_project):
-    first = services.round_enqueue(project_id=labeled_project.pk, steps=3)
-    assert first and services.round_enqueue(project_id=labeled_project.pk) is None
+def test_rounds_are_deduplicated_until_the_queued_one_starts(small_project):
+    first = services.round_enqueue(project_id=small_project.pk, steps=3)
+    assert first and services.round_enqueue(project_id=small_project.pk) is None
     run_burst_in_process()  # training is off: the round does not chain, the burst ends
-    assert ModelVersion.objects.filter(project=labeled_project).count() == 1
+    assert ModelVersion.objects.filter(project=small_project).count() == 1
     assert queued_jobs() == []
-    second = services.round_enqueue(project_id=labeled_project.pk)  # the record of the finished job is stale
+    second = services.round_enqueue(project_id=small_project.pk)  # the record of the finished job is stale
     assert second and second != first
     (job,) = queued_jobs()
     assert job.kwargs["base_version"] == 1
 
 
-def test_stopping_training_cancels_the_queued_round(labeled_project):
-    services.training_start(project=labeled_project)
+def test_stopping_training_cancels_the_queued_round(small_project):
+    services.training_start(project=small_project)
     assert len(queued_jobs()) == 1
-    services.training_stop(project=labeled_project)
+    services.training_stop(project=small_project)
     assert queued_jobs() == []
-    labeled_project.refresh_from_db()
-    assert not labeled_project.training_enabled
-    assert run_training_round(labeled_project.pk, steps=3) == "done v1"  # a one-off round still works
+    small_project.refresh_from_db()
+    assert not small_project.training_enabled
+    assert run_training_round(small_project.pk, steps=3) == "done v1"  # a one-off round still works
     assert queued_jobs() == []  # and does not chain while training is off

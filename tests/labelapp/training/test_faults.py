@@ -63,18 +63,18 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_current_and_the_n
     assert list(ModelVersion.objects.filter(project=labeled_project).values_list("number", flat=True)) == [1, 2]
 
 
-def test_a_version_left_half_written_by_a_dead_round_is_never_current_and_is_replaced(labeled_project):
-    run_training_round(labeled_project.pk, steps=3)
-    first = ModelVersion.objects.get(project=labeled_project)
-    orphan = ModelVersion.objects.create(project=labeled_project, number=2, algorithm="fixmatch", backbone="cnn-small", checkpoint="x")
+def test_a_version_left_half_written_by_a_dead_round_is_never_current_and_is_replaced(small_project):
+    run_training_round(small_project.pk, steps=3)
+    first = ModelVersion.objects.get(project=small_project)
+    orphan = ModelVersion.objects.create(project=small_project, number=2, algorithm="fixmatch", backbone="cnn-small", checkpoint="x")
     Prediction.objects.bulk_create(
         Prediction(version=orphan, image=image, predicted_index=0, confidence=1, margin=1, entropy=0, probs=[1, 0, 0])
-        for image in Image.objects.filter(project=labeled_project)[:100]
+        for image in Image.objects.filter(project=small_project)[:100]
     )
-    assert_current_is_complete(labeled_project, 1)
+    assert_current_is_complete(small_project, 1)
 
-    assert run_training_round(labeled_project.pk, steps=3) == "done v2"
-    second = assert_current_is_complete(labeled_project, 2)
+    assert run_training_round(small_project.pk, steps=3) == "done v2"
+    second = assert_current_is_complete(small_project, 2)
     assert second.pk != orphan.pk
     assert not ModelVersion.objects.filter(pk=orphan.pk).exists()
     assert ModelVersion.objects.filter(pk=first.pk).exists()

@@ -22,12 +22,12 @@ def communicator(slug: str, client: Client | None) -> WebsocketCommunicator:
     return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=headers)
 
 
-def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round(labeled_project, annotator_client):
+def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round(small_project, annotator_client):
     async def scenario() -> list[dict]:
-        socket = communicator(labeled_project.slug, annotator_client)
+        socket = communicator(small_project.slug, annotator_client)
         connected, _ = await socket.connect()
         assert connected
-        await database_sync_to_async(run_training_round)(labeled_project.pk, steps=20)
+        await database_sync_to_async(run_training_round)(small_project.pk, steps=20)
         received = []
         while not received or received[-1]["type"] not in ("version.ready", "round.failed"):
             received.append(await socket.receive_json_from(timeout=30))
@@ -38,7 +38,7 @@ def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round
     types = [event["type"] for event in received]
     assert types[0] == "round.started" and received[0]["version"] == 1
     assert types[-1] == "version.ready"
-    assert received[-1]["version"] == 1 and received[-1]["counts"] == {"human": 12, "pseudo": 0, "images": 300}
+    assert received[-1]["version"] == 1 and received[-1]["counts"] == {"human": 12, "pseudo": 0, "images": 60}
     progress = [event for event in received if event["type"] == "round.progress"]
     assert progress and progress[-1]["steps"] == 20 and progress[-1]["step"] in (10, 20)
     assert 0 < progress[-1]["fraction"] <= 1 and "loss" in progress[-1]["losses"]
