@@ -32,7 +32,14 @@ from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import events, metrics, store
-from labelapp.training.cache import ImageCache, atomic_savez, cache_update, checkpoint_path, embeddings_path
+from labelapp.training.cache import (
+    ImageCache,
+    atomic_savez,
+    cache_update,
+    checkpoint_path,
+    embeddings_path,
+    project_cache_dir,
+)
 from labelapp.training.locks import RoundLock, round_lock, round_running
 from labelapp.training.models import ModelVersion, Prediction
 
@@ -286,6 +293,19 @@ def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> in
     return len(doomed)
 
 
+def temp_files_delete(*, project: Project) -> int:
+    """Delete the temp files of atomic writes (checkpoints, caches) that a killed round left in the project's
+    folders. Only a round holding the project's lock writes there, so any temp file found is a dead round's."""
+    leftovers = [
+        path
+        for folder in (checkpoint_path(str(project.pk)), project_cache_dir(project.pk))
+        for path in folder.glob(".*.tmp")
+    ]
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return len(leftovers)
+
+
 def round_run(
     *, project_id: int, steps: int | None = None, seconds: float | None = None, lock: RoundLock | None = None
 ) -> ModelVersion:
@@ -302,6 +322,7 @@ def round_run(
         seconds = float(project.round_seconds)
     # Leftovers of a round that died before its flip (never current, maybe half-written).
     versions_delete(project=project, versions=ModelVersion.objects.filter(number__gte=number))
+    temp_files_delete(project=project)
     _announce(project.pk, events.round_started(number))
 
     holdout_assign(project=project)
