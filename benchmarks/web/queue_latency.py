@@ -162,7 +162,9 @@ def run(args: argparse.Namespace) -> dict:
     _, build_seconds = timed(services.queue_order_build, project=project)
     print(f"queue order built once for version 1 in {build_seconds:.2f}s", flush=True)
 
-    samples: dict[str, list[float]] = {"next": [], "submit": [], "next_low_confidence": [], "review_page": [], "suspects_page": []}
+    samples: dict[str, list[float]] = {
+        "next": [], "submit": [], "next_low_confidence": [], "review_page": [], "suspects_page": [], "counts_uncached": [],
+    }
     # As the labeling page does: each annotator holds the image in front of them while the next one is
     # leased (held=[current]), then submits the current one.
     current = {user.pk: services.lease_next(project=project, user=user) for user in users}
@@ -187,11 +189,15 @@ def run(args: argparse.Namespace) -> dict:
         samples["review_page"].append(seconds)
         _, seconds = timed(lambda: list(selectors.suspects_queue(project, version=version)[:21]))
         samples["suspects_page"].append(seconds)
+    for _ in range(20):
+        _, seconds = timed(selectors.labeling_counts, project, fresh=True)
+        samples["counts_uncached"].append(seconds)
     results = {name: percentiles(values) for name, values in samples.items()}
     return {
         "config": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                    "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
-                   "postgres": connection.cursor().connection.info.server_version},
+                   "postgres": connection.cursor().connection.info.server_version,
+                   "load_average_at_end": [round(x, 1) for x in os.getloadavg()]},
         "populate_seconds": round(data["seconds"], 1),
         "queue_order_build_seconds": round(build_seconds, 2),
         "results": results,

@@ -154,10 +154,17 @@ class QueueOrder(models.Model):
 
 
 class QueueRank(models.Model):
-    """One image's place in a :class:`QueueOrder` (lower rank: labeled sooner)."""
+    """One image's place in a :class:`QueueOrder` (lower rank: labeled sooner).
 
-    order = models.ForeignKey(QueueOrder, on_delete=models.CASCADE, related_name="ranks")
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="+")
+    Written 100k rows at a time, so without database foreign-key constraints (their per-row checks
+    at commit cost seconds): Django deletes the ranks with their order, and a rank whose image was
+    deleted is skipped by the queue (the lease finds no row to lock) until the next order replaces it.
+    """
+
+    order = models.ForeignKey(
+        QueueOrder, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="ranks"
+    )  # the (order, rank) index serves lookups by order
+    image = models.ForeignKey(Image, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
     rank = models.PositiveIntegerField()
 
     class Meta:

@@ -98,6 +98,7 @@ def queue_order_build(*, project: Project) -> QueueOrder:
         return existing
     try:
         with transaction.atomic():
+            _commit_without_waiting_for_disk()  # derived data: a crash loses at most this order, rebuilt on demand
             order = QueueOrder.objects.create(**key, last_image_id=0)
             image_ids = _ranked_image_ids(project, version)
             _ranks_insert(order, image_ids)
@@ -162,8 +163,8 @@ def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[in
     image_ids, predictions = _version_predictions(project, version)
     if not len(image_ids):
         return []
-    labeled = torch.tensor(list(Annotation.objects.filter(project=project).values_list("image_id", flat=True)), dtype=torch.int64)
-    is_labeled = torch.isin(image_ids, labeled)
+    labeled = set(Annotation.objects.filter(project=project).values_list("image_id", flat=True))
+    is_labeled = torch.tensor([image_id in labeled for image_id in image_ids.tolist()], dtype=torch.bool)
     candidates = torch.nonzero(~is_labeled).flatten()
     k = candidates.numel() if project.strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
     picked = select_indices(project.strategy, predictions, candidates, k, seed=project.pk)
@@ -175,13 +176,19 @@ def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[in
     return image_ids[torch.cat([picked, rest, last])].tolist()
 
 
+def _commit_without_waiting_for_disk() -> None:
+    """In the current transaction, don't wait for the WAL flush on commit (PostgreSQL; for rows that may
+    be lost in a crash at no cost, like leases and the stored queue order)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 def _lease_take(*, image_id: int, user: AbstractBaseUser) -> ImageLease | None:
     """In its own short transaction: lock the image unless another transaction holds it, re-check it is
     unlabeled and not leased to someone else (a fresh statement sees leases committed meanwhile), lease it."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":  # a lease lost in a crash costs nothing: don't wait for fsync
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        _commit_without_waiting_for_disk()  # a lease lost in a crash costs nothing
         image = _lock_image(image_id, skip_locked=True)
         if image is None:
             return None

@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from labelapp.labeling.models import Annotation, ReviewDecision
+from labelapp.projects.models import LabelClass
 
 from .helpers import add_images, add_version
 
@@ -169,3 +170,20 @@ def test_dashboard_draws_accuracy_per_class_and_confusion_from_version_metrics(p
     html = reviewer_client.get(url("dashboard", project)).content.decode()
     assert html.count("<circle") >= 2 and "running accuracy: 81% at 40" in html
     assert "true shirt, predicted trouser: 2" in html and "0.75" in html
+
+
+def test_image_ids_of_another_project_are_ignored_by_review_decisions(project, other_project, version, reviewer_client, outsider):
+    foreign = add_images(other_project, 1, start=60)[0]
+    LabelClass.objects.create(project=other_project, index=1, name="dog", hotkey="2")
+    foreign_version = add_version(other_project, {foreign: (0, 0.99)})
+    response = post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [foreign.pk], "reject": [foreign.pk]})
+    assert response.json() == {"accepted": 0, "rejected": 0} and foreign_version.number == 1
+    assert not Annotation.objects.exists() and not ReviewDecision.objects.exists()
+
+
+def test_class_hotkeys_follow_the_projects_mapping_and_default_to_their_position(project, annotator_client):
+    project.classes.filter(index=0).update(hotkey="s")
+    project.classes.filter(index=2).update(hotkey="")
+    html = annotator_client.get(url("label", project)).content.decode()
+    config = json.loads(html.split('id="labeling-config" type="application/json">')[1].split("</script>")[0])
+    assert [(c["name"], c["key"]) for c in config["classes"]] == [("shirt", "s"), ("trouser", "2"), ("bag", "3")]
