@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, Batch
 from .fixmatch import masked_pseudo_label_loss
-from .functional import flexmatch_thresholds, resize_rows
+from .functional import flexmatch_thresholds, labeled_loss_and_view_logits, resize_rows
 from .registry import register_algorithm
 
 
@@ -43,10 +42,9 @@ class FlexMatch(Algorithm):
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None and batch.unlabeled_index is not None
         cfg = self.config
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
-        logits_w, logits_s = logits[num_labeled:].chunk(2)
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_x, (logits_w, logits_s) = labeled_loss_and_view_logits(
+            model, batch.labeled, batch.labels, batch.unlabeled_weak, batch.unlabeled_strong
+        )
         with torch.no_grad():
             confidence, pseudo_labels = logits_w.detach().float().softmax(dim=1).max(dim=1)
             thresholds = flexmatch_thresholds(self.selected_label, cfg.num_classes, cfg.threshold, cfg.flexmatch_warmup)

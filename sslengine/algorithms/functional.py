@@ -15,6 +15,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def labeled_loss_and_view_logits(
+    model: Callable[[torch.Tensor], torch.Tensor], labeled: torch.Tensor, labels: torch.Tensor, *views: torch.Tensor
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One forward over the labeled batch and equally sized unlabeled views (BatchNorm sees them
+    together, as in FixMatch): the labeled cross-entropy and each view's float32 logits."""
+    logits = model(torch.cat([labeled, *views])).float()
+    num_labeled = labeled.shape[0]
+    return F.cross_entropy(logits[:num_labeled], labels), list(logits[num_labeled:].chunk(len(views)))
+
+
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
     """MixMatch's Sharpen(p, T)_i = p_i^(1/T) / Σ_j p_j^(1/T) (Berthelot et al. 2019, eq. 7)."""
     powered = probs.clamp_min(1e-12).log().div(temperature)

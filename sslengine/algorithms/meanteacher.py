@@ -4,11 +4,10 @@ consistency targets improve semi-supervised deep learning results", NeurIPS 2017
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from .base import Algorithm, Batch
-from .functional import sigmoid_rampup, softmax_mse
+from .functional import labeled_loss_and_view_logits, sigmoid_rampup, softmax_mse
 from .registry import register_algorithm
 
 CONSISTENCY_WEIGHT = 50.0  # MSE weight (mean over classes) as in USB's Mean Teacher (times lambda_u)
@@ -29,11 +28,9 @@ class MeanTeacher(Algorithm):
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and self.ema_model is not None
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
+        loss_x, (logits_u,) = labeled_loss_and_view_logits(model, batch.labeled, batch.labels, batch.unlabeled_weak)
         with torch.no_grad():
             teacher_probs = self.ema_model(batch.unlabeled_extra[0]).float().softmax(dim=1)
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
-        loss_u = softmax_mse(logits[num_labeled:], teacher_probs).mean()
+        loss_u = softmax_mse(logits_u, teacher_probs).mean()
         weight = self.config.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, self.config.rampup_steps)
         return {"loss": loss_x + weight * loss_u, "loss_x": loss_x.detach(), "loss_u": loss_u.detach()}

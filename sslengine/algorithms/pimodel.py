@@ -4,11 +4,10 @@ Sajjadi et al., "Regularization With Stochastic Transformations and Perturbation
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from .base import Algorithm, Batch
-from .functional import sigmoid_rampup, softmax_mse
+from .functional import labeled_loss_and_view_logits, sigmoid_rampup, softmax_mse
 from .registry import register_algorithm
 
 CONSISTENCY_WEIGHT = 100.0  # w_max of the paper's Π-model (times lambda_u)
@@ -29,10 +28,9 @@ class PiModel(Algorithm):
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_extra[0]])).float()
-        logits_a, logits_b = logits[num_labeled:].chunk(2)
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_x, (logits_a, logits_b) = labeled_loss_and_view_logits(
+            model, batch.labeled, batch.labels, batch.unlabeled_weak, batch.unlabeled_extra[0]
+        )
         loss_u = softmax_mse(logits_a, logits_b.softmax(dim=1)).mean()
         weight = self.config.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, self.config.rampup_steps)
         return {"loss": loss_x + weight * loss_u, "loss_x": loss_x.detach(), "loss_u": loss_u.detach()}

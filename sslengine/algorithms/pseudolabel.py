@@ -4,12 +4,11 @@ Neural Networks", ICML 2013 Workshop on Challenges in Representation Learning.""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from .base import Algorithm, Batch
 from .fixmatch import masked_pseudo_label_loss
-from .functional import linear_rampup
+from .functional import labeled_loss_and_view_logits, linear_rampup
 from .registry import register_algorithm
 
 
@@ -26,10 +25,7 @@ class PseudoLabel(Algorithm):
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
-        logits_u = logits[num_labeled:]
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_x, (logits_u,) = labeled_loss_and_view_logits(model, batch.labeled, batch.labels, batch.unlabeled_weak)
         with torch.no_grad():
             confidence, pseudo_labels = logits_u.detach().softmax(dim=1).max(dim=1)
             mask = (confidence >= self.config.threshold).float()

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, Batch
-from .functional import resize_rows, sigmoid_rampup, softmax_mse, temporal_ensemble_target, temporal_ensemble_update
+from .functional import (
+    labeled_loss_and_view_logits,
+    resize_rows,
+    sigmoid_rampup,
+    softmax_mse,
+    temporal_ensemble_target,
+    temporal_ensemble_update,
+)
 from .registry import register_algorithm
 
 CONSISTENCY_WEIGHT = 30.0  # w_max of the paper's temporal ensembling (times lambda_u)
@@ -49,10 +55,7 @@ class TemporalEnsembling(Algorithm):
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and batch.unlabeled_index is not None
         cfg = self.config
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
-        logits_u = logits[num_labeled:]
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_x, (logits_u,) = labeled_loss_and_view_logits(model, batch.labeled, batch.labels, batch.unlabeled_weak)
         index = batch.unlabeled_index
         targets, has_target = temporal_ensemble_target(self.ensemble[index], self.counts[index], cfg.ensemble_momentum)
         loss_u = (softmax_mse(logits_u, targets) * has_target.float()).mean()

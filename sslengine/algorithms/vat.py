@@ -6,12 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, Batch
-from .functional import entropy_from_logits, frozen_batchnorm_stats, kl_from_logits, vat_perturbation
+from .functional import (
+    entropy_from_logits,
+    frozen_batchnorm_stats,
+    kl_from_logits,
+    labeled_loss_and_view_logits,
+    vat_perturbation,
+)
 from .registry import register_algorithm
 
 
@@ -37,12 +42,9 @@ class VAT(Algorithm):
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None
         cfg = self.config
-        num_labeled = batch.labeled.shape[0]
-        logits = model(torch.cat([batch.labeled, batch.unlabeled_weak])).float()
-        logits_u = logits[num_labeled:]
-        loss_x = F.cross_entropy(logits[:num_labeled], batch.labels)
+        loss_x, (logits_u,) = labeled_loss_and_view_logits(model, batch.labeled, batch.labels, batch.unlabeled_weak)
         with frozen_batchnorm_stats(model):
-            start = torch.randn(batch.unlabeled_weak.shape, generator=self.generator).to(logits.device)
+            start = torch.randn(batch.unlabeled_weak.shape, generator=self.generator).to(logits_u.device)
             r_adv = vat_perturbation(
                 model, batch.unlabeled_weak, logits_u, cfg.vat_xi, cfg.vat_eps, cfg.vat_iterations, start=start
             )
