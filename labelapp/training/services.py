@@ -115,7 +115,12 @@ def class_names(*, project: Project) -> dict[int, str]:
 
 
 def trainer_config(*, project: Project, num_classes: int) -> TrainConfig:
-    """The engine config a project asks for (seed fixed, so rounds are reproducible on CPU)."""
+    """The engine config a project asks for (seed fixed, so rounds are reproducible on CPU).
+
+    Progress callbacks come every step on CPU (slow steps: the bar still moves) and every 10 steps on
+    a GPU (each callback syncs the device to read the losses). Only called inside a round: querying
+    CUDA at import time would break a forking worker's children.
+    """
     return TrainConfig(
         num_classes=num_classes,
         algorithm=project.algorithm,
@@ -124,6 +129,7 @@ def trainer_config(*, project: Project, num_classes: int) -> TrainConfig:
         image_size=project.image_size,
         threshold=project.threshold,
         seed=0,
+        log_every=10 if torch.cuda.is_available() else 1,
     )
 
 
@@ -274,11 +280,13 @@ def predictions_write(*, version: ModelVersion, cache: ImageCache, predictions: 
 
 
 def version_flip(*, project: Project, base: ModelVersion | None, version: ModelVersion) -> None:
-    """Make ``version`` current in one transaction, only if the project is still at ``base``."""
+    """Make ``version`` current in one transaction, only if the project is still at ``base``; its timings
+    are saved in the same transaction, so a reader that sees the version sees them too."""
     with transaction.atomic():
         locked = Project.objects.select_for_update().get(pk=project.pk)
         if locked.current_version_id != (base.pk if base else None):
             raise StaleBase(f"project {project.pk} moved to another version during the round")
+        version.save(update_fields=["timings"])
         locked.current_version = version
         locked.save(update_fields=["current_version"])
 
@@ -329,6 +337,7 @@ def round_run(
     cache = cache_update(project=project).cache
     timings = {"cache": time.perf_counter() - started}
 
+    mark = time.perf_counter()
     labels = training_labels(project=project, cache=cache)
     if len(labels.rows) == 0:
         raise NoLabels(f"project {project.slug} has no training labels yet")
@@ -336,7 +345,6 @@ def round_run(
     num_classes = max(2, max(names) + 1)
     trainer = trainer_resume(project=project, base=base, config=trainer_config(project=project, num_classes=num_classes))
     images = torch.from_numpy(cache.images)
-    mark = time.perf_counter()
     fit = trainer.fit(
         images[torch.from_numpy(labels.rows)],
         torch.from_numpy(labels.labels),
@@ -347,7 +355,7 @@ def round_run(
     )
     relative = f"{project.pk}/v{number}.pt"
     trainer.save(checkpoint_path(relative))
-    timings["train"] = time.perf_counter() - mark
+    timings["train"] = time.perf_counter() - mark  # reading labels, resuming, fit, saving the checkpoint
 
     mark = time.perf_counter()
     predictions = trainer.predict(images)
@@ -376,16 +384,14 @@ def round_run(
     predictions_write(version=version, cache=cache, predictions=predictions)
     if lock is not None:
         lock.ensure_held()
-    version_flip(project=project, base=base, version=version)
-    timings["write"] = time.perf_counter() - mark
+    timings["write"] = time.perf_counter() - mark  # version row, predictions, embeddings (the flip adds ms)
     timings["total"] = time.perf_counter() - started
+    version.timings = {name: round(value, 3) for name, value in timings.items()}
+    version_flip(project=project, base=base, version=version)
     _warm = WarmTrainer(project_id=project.pk, version=(version.pk, version.created_at), trainer=trainer)
 
-    mark = time.perf_counter()
-    versions_delete(project=project, versions=ModelVersion.objects.filter(number__lt=number - 1))
-    timings["prune"] = time.perf_counter() - mark
-    version.timings = {name: round(value, 3) for name, value in timings.items()}
-    version.save(update_fields=["timings"])
+    pruned = versions_delete(project=project, versions=ModelVersion.objects.filter(number__lt=number - 1))
+    logger.info("project %s: v%s is current (%s); %s old versions pruned", project.pk, number, version.timings, pruned)
     counts = {"human": labels.human, "pseudo": labels.pseudo, "images": len(cache)}
     _announce(project.pk, events.version_ready(number, counts))
     return version
