@@ -57,12 +57,28 @@ async function advance() {
   }
 }
 
-function remember(text) {
+function remember(item, text) {
   const recent = document.getElementById("recent");
   const entry = document.createElement("li");
   entry.textContent = text;
+  entry.dataset.imageId = String(item.id);
   recent.prepend(entry);
   while (recent.children.length > 5) recent.lastChild.remove();
+}
+
+function forget(imageId) {
+  const entry = document.querySelector(`#recent li[data-image-id="${imageId}"]`);
+  if (entry) entry.remove();
+}
+
+// Keep the page's counts current between server refreshes: one label moves one image.
+function bump(changes) {
+  for (const [name, delta] of Object.entries(changes)) {
+    const cell = document.querySelector(`[data-count="${name}"]`);
+    if (cell && cell.textContent.trim() !== "" && !Number.isNaN(Number(cell.textContent))) {
+      cell.textContent = String(Math.max(0, Number(cell.textContent) + delta));
+    }
+  }
 }
 
 // Actions run one after another in key order (type-ahead), never two at once.
@@ -84,7 +100,8 @@ function label(classIndex) {
       });
       state.session += 1;
       document.getElementById("session-count").textContent = String(state.session);
-      remember(`${item.name} → ${names[classIndex]}`);
+      remember(item, `${item.name} → ${names[classIndex]}`);
+      if (!item.current) bump({ human: 1, unlabeled: -1 });
       setStatus(`Labeled ${names[classIndex]}.`);
     } catch (error) {
       if (!(error instanceof RequestError && error.status === 409)) throw error;
@@ -110,6 +127,8 @@ function undo() {
     state.upcoming = state.current;
     if (dropped) await postJSON(config.urls.release, { images: [dropped.id] });
     show(body.image);
+    forget(body.image.id);
+    if (!body.image.current) bump({ human: -1, unlabeled: 1 });
     state.session = Math.max(0, state.session - 1);
     document.getElementById("session-count").textContent = String(state.session);
     setStatus(`Undone: ${body.image.name} is back.`);
