@@ -8,12 +8,14 @@ socket, a PostgreSQL cluster from ``initdb`` on a free port. The web server is a
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation
@@ -25,6 +27,7 @@ from tests.reliability.servers import (
     REPO,
     ThrowawayPostgres,
     WebServer,
+    free_port,
     poll,
     postgres_unavailable_reason,
     run_manage,
@@ -80,6 +83,35 @@ def test_redis_restart_gives_503s_while_down_labels_keep_saving_and_training_que
     assert set(Annotation.objects.filter(project=project).values_list("image_id", flat=True)) == set(images)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_database_gives_a_clear_503_and_the_next_request_after_it_works(project, annotator_client):
+    """In-process and cheap (the full PostgreSQL restart below is a benchmark step): the connection's target
+    is made unreachable for real (a missing SQLite folder, or a closed PostgreSQL port)."""
+    saved = dict(connection.settings_dict)
+    connection.close()
+    if connection.vendor == "sqlite":
+        connection.settings_dict["NAME"] = "/nonexistent-folder/db.sqlite3"
+    else:
+        connection.settings_dict["PORT"] = str(free_port())
+    try:
+        answer = annotator_client.get(f"/p/{project.slug}/label/state/", HTTP_ACCEPT="application/json")  # as pages ask
+        page = annotator_client.get(f"/p/{project.slug}/", HTTP_ACCEPT="text/html")
+        api = annotator_client.get(f"/api/projects/{project.slug}/annotations/")
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    assert answer.status_code == 503 and "The database is unavailable" in answer.json()["error"]
+    assert answer["Retry-After"]
+    assert page.status_code == 503 and page["Content-Type"].startswith("text/plain")
+    assert b"The database is unavailable" in page.content and b"Traceback" not in page.content
+    assert api.status_code == 503 and "database" in api.json()["detail"]
+    assert annotator_client.get(f"/p/{project.slug}/label/state/").status_code == 200
+
+
+SLOW = os.environ.get("RELIABILITY_SLOW") == "1"
+
+
+@pytest.mark.skipif(not SLOW, reason="benchmark step (~45 s): RELIABILITY_SLOW=1, see benchmarks/reliability/README.md")
 @pytest.mark.skipif(postgres_unavailable_reason() is not None, reason=str(postgres_unavailable_reason()))
 def test_postgres_restart_gives_503s_while_down_and_no_committed_label_is_lost(tmp_path, redis_socket):
     postgres = ThrowawayPostgres()
