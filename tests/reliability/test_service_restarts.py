@@ -111,7 +111,7 @@ def test_an_unreachable_database_gives_a_clear_503_and_the_next_request_after_it
 SLOW = os.environ.get("RELIABILITY_SLOW") == "1"
 
 
-@pytest.mark.skipif(not SLOW, reason="benchmark step (~45 s): RELIABILITY_SLOW=1, see benchmarks/reliability/README.md")
+@pytest.mark.skipif(not SLOW, reason="benchmark step (~45 s): RELIABILITY_SLOW=1, benchmarks/reliability/run.py")
 @pytest.mark.skipif(postgres_unavailable_reason() is not None, reason=str(postgres_unavailable_reason()))
 def test_postgres_restart_gives_503s_while_down_and_no_committed_label_is_lost(tmp_path, redis_socket):
     postgres = ThrowawayPostgres()
