@@ -136,6 +136,24 @@ def timed(function, *args, **kwargs) -> tuple[object, float]:
     return result, time.perf_counter() - started
 
 
+def count_queries(project, users, classes) -> dict[str, dict[str, int]]:
+    """Statements per call (BEGIN/COMMIT/SET LOCAL included): the part of latency that load can't explain."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from labelapp.labeling import services
+
+    user = users[0]
+    current = services.lease_next(project=project, user=user)
+    with CaptureQueriesContext(connection) as next_queries:
+        upcoming = services.lease_next(project=project, user=user, held=[current.image_id])
+    with CaptureQueriesContext(connection) as submit_queries:
+        services.annotation_submit(project=project, image=current.image, label_class=classes[0], user=user,
+                                   expected_revision=None)
+    services.lease_release(user=user, image_ids=[upcoming.image_id])
+    return {"next_statements": {"n": len(next_queries)}, "submit_statements": {"n": len(submit_queries)}}
+
+
 def explain_queries(project, user) -> dict[str, str]:
     from labelapp.labeling import selectors
     from labelapp.labeling.models import QueueOrder
@@ -192,7 +210,13 @@ def run(args: argparse.Namespace) -> dict:
     for _ in range(20):
         _, seconds = timed(selectors.labeling_counts, project, fresh=True)
         samples["counts_uncached"].append(seconds)
+    with connection.cursor() as cursor:  # the floor: one round trip to PostgreSQL on this machine now
+        samples["select_1"] = []
+        for _ in range(200):
+            _, seconds = timed(cursor.execute, "SELECT 1")
+            samples["select_1"].append(seconds)
     results = {name: percentiles(values) for name, values in samples.items()}
+    results.update(count_queries(project, users, classes))
     return {
         "config": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
                    "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
@@ -213,7 +237,10 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     for name, stats in report["results"].items():
-        print(f"{name:22s} p50 {stats['p50_ms']:8.2f} ms   p95 {stats['p95_ms']:8.2f} ms   (n={stats['n']})")
+        if "p50_ms" in stats:
+            print(f"{name:22s} p50 {stats['p50_ms']:8.2f} ms   p95 {stats['p95_ms']:8.2f} ms   (n={stats['n']})")
+        else:
+            print(f"{name:22s} {stats['n']} SQL statements per call")
     for name, plan in report["explain"].items():
         print(f"\n== EXPLAIN ANALYZE: {name}\n{plan}")
     print(f"\nwritten to {args.out}")
