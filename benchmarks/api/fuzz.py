@@ -1,5 +1,6 @@
 """Schema-driven fuzzing of the REST API with schemathesis: no request may get a 5xx.
 
+    .venv/bin/pip install "schemathesis==4.32.5"   # once: a benchmark tool, not in requirements.txt
     .venv/bin/python benchmarks/api/fuzz.py [--max-examples 30] [--max-time 240] [--seed 1]
 
 What it does, with real parts only: a fresh DATA_DIR (SQLite + an embedded Redis), migrations, the
