@@ -61,18 +61,53 @@ class Supervisor:
         return next((child for child in self.children if child.process.poll() is not None), None)
 
     def stop_all(self, *, timeout: float = 10.0) -> None:
-        """SIGTERM each child (newest first), wait up to ``timeout`` seconds each, then SIGKILL."""
+        """Stop every child, newest first (see :meth:`stop`)."""
         for child in reversed(self.children):
-            if child.process.poll() is None:
-                self.say(f"stopping {child.name} (pid {child.process.pid})")
-                child.process.terminate()
-                try:
-                    child.process.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    self.say(f"{child.name} did not stop within {timeout:.0f}s; killing it")
-                    child.process.kill()
-                    child.process.wait()
+            self.stop(child, timeout=timeout)
         self.children.clear()
+
+    def stop(self, child: Child, *, timeout: float) -> None:
+        """SIGTERM; after ``timeout / 2`` a second SIGTERM (RQ's cold shutdown: it stops its running job);
+        after ``timeout`` SIGKILL for the child and whatever it started (an RQ work-horse lives in its own
+        session, so a process-group kill would miss it)."""
+        process = child.process
+        if process.poll() is not None:
+            return
+        self.say(f"stopping {child.name} (pid {process.pid})")
+        process.terminate()
+        if _exited(process, timeout / 2):
+            return
+        self.say(f"{child.name} is still busy; asking it again to stop now")
+        process.terminate()
+        if _exited(process, timeout / 2):
+            return
+        self.say(f"{child.name} did not stop within {timeout:.0f}s; killing it")
+        family = descendants(process.pid)
+        process.kill()
+        process.wait()
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _exited(process: subprocess.Popen, timeout: float) -> bool:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of ``pid``'s children, grandchildren, ... (Linux ``/proc``; empty elsewhere)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        children = [int(child) for child in path.read_text().split()]
+    except OSError:
+        return []
+    return [grand for child in children for grand in (child, *descendants(child))]
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.2) -> bool:

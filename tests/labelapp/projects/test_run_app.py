@@ -13,6 +13,7 @@ from pathlib import Path
 
 from labelapp.images.demo import DEMO_CLASSES, demo_seed
 from labelapp.labeling.models import Annotation, Source
+from labelapp.lib.processes import Supervisor, descendants
 from labelapp.projects.models import Membership, Role
 from labelapp.projects.services import admin_account_ensure
 from tests.labelapp.images.helpers import demo_pngs, zip_bytes
@@ -65,11 +66,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def children_of(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(child) for child in path.read_text().split()] if path.exists() else []
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -97,8 +93,8 @@ def test_run_app_serves_the_login_page_and_ctrl_c_stops_every_child(tmp_path):
         assert f"http://127.0.0.1:{port}/" in banner, banner
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=10) as response:
             assert response.status == 200 and b"csrfmiddlewaretoken" in response.read()
-        children = children_of(process.pid)
-        assert len(children) == 3  # embedded Redis, RQ worker, daphne
+        children = descendants(process.pid)
+        assert len(children) >= 3  # embedded Redis, RQ worker, daphne
 
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
@@ -110,3 +106,28 @@ def test_run_app_serves_the_login_page_and_ctrl_c_stops_every_child(tmp_path):
     while any(alive(child) for child in children) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(child) for child in children)
+
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+time.sleep(120)
+"""
+
+
+def test_a_child_that_ignores_sigterm_is_killed_with_what_it_started_in_another_session(tmp_path):
+    messages = []
+    supervisor = Supervisor(say=messages.append)
+    child = supervisor.start("stubborn", [sys.executable, "-c", STUBBORN], env=dict(os.environ), cwd=tmp_path)
+    time.sleep(1.0)
+    (helper,) = descendants(child.process.pid)
+
+    supervisor.stop_all(timeout=1.0)
+
+    assert child.process.poll() is not None
+    deadline = time.monotonic() + 5
+    while alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(helper)
+    assert messages[-1] == "stubborn did not stop within 1s; killing it"
