@@ -1,0 +1,57 @@
+"""The labeling page over a real websocket: daphne serves the ASGI app, events go through Redis and the
+training app's consumer to Chromium; the page shows the round's progress and offers the new version."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from labelapp.training import events
+from tests.e2e.conftest import browser  # noqa: F401  (the shared Chromium fixture)
+from tests.labelapp.labeling.helpers import add_images, add_version
+from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (daphne on a free port)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def publish(project, event) -> None:
+    """Publish from another thread: this one belongs to Playwright's event loop."""
+    sender = threading.Thread(target=events.publish, args=(project.pk, event))
+    sender.start()
+    sender.join(timeout=10)
+
+
+def test_label_page_follows_round_progress_and_offers_the_new_version(
+    project, annotator, browser, asgi_server, screenshot  # noqa: F811
+):
+    images = add_images(project, 6)
+    add_version(project, {image: (0, 0.5) for image in images})
+    client = Client()
+    client.force_login(annotator)
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    context.add_cookies([{
+        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": asgi_server,
+    }])
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    with page.expect_response(lambda response: "/label/state/" in response.url):  # the socket opened: catch-up
+        page.goto(f"{asgi_server}/p/{project.slug}/label/")
+    page.wait_for_selector("body[data-ready='1']")
+    in_hand = page.get_attribute("#stage", "data-image-id")
+
+    publish(project, events.round_started(2))
+    publish(project, events.round_progress(step=15, steps=30, fraction=0.5, losses={"loss": 0.7}))
+    page.wait_for_function("() => document.getElementById('round-progress').value === 0.5", polling=50)
+    assert page.is_visible("#round")
+
+    add_version(project, {image: (1, 0.6) for image in images})
+    publish(project, events.version_ready(2, {"human": 0, "pseudo": 0}))
+    page.wait_for_selector("#version-banner:not([hidden])")
+    page.wait_for_function("() => document.querySelector('[data-count=\"version\"]').textContent === '2'", polling=50)
+    assert "version 2" in page.text_content("#version-text") and page.is_hidden("#round")
+    assert page.get_attribute("#stage", "data-image-id") == in_hand  # nothing moved under the annotator
+    screenshot(page, "label-page-live-version")
+    context.close()
