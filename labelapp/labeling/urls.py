@@ -14,6 +14,7 @@ urlpatterns = [
     path("label/skip/", views.skip, name="skip"),
     path("label/release/", views.release, name="release"),
     path("label/state/", views.state, name="state"),
+    path("label/prepare/", views.prepare, name="prepare"),
     path("review/", views.review_page, name="review"),
     path("review/decide/", views.review_decide, name="review_decide"),
     path("suspects/", views.suspects_page, name="suspects"),

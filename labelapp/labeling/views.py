@@ -125,6 +125,15 @@ def release(request: HttpRequest, project: Project, body: dict) -> dict:
     return {"released": True}
 
 
+@require_POST
+@json_endpoint(Role.ANNOTATOR)
+def prepare(request: HttpRequest, project: Project, body: dict) -> dict:
+    """Build the label queue's order for the current version now (pages call it on "version ready"),
+    so that nobody's next label waits for it."""
+    order = services.queue_order_build(project=project)
+    return {"version": order.version_number, "size": order.size}
+
+
 @require_GET
 @json_endpoint(Role.ANNOTATOR)
 def state(request: HttpRequest, project: Project, body: dict) -> dict:

@@ -182,7 +182,10 @@ document.getElementById("classes").addEventListener("click", (event) => {
 document.getElementById("rerank").addEventListener("click", rerank);
 
 const live = followProject(config, {
-  onVersion: (version) => showVersionBanner(version, `Model version ${version} is ready: the queue can be re-ranked.`),
+  onVersion: (version) => {
+    showVersionBanner(version, `Model version ${version} is ready: the queue can be re-ranked.`);
+    if (config.queue === "label") postJSON(config.urls.prepare).catch(() => {}); // rank now, not on the next key
+  },
 });
 window.labelPage = { state, live }; // for the browser tests and the curious
 

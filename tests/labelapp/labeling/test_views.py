@@ -15,7 +15,7 @@ from .helpers import add_images, add_version
 
 PAGES = ["label", "low_confidence", "review", "suspects", "dashboard"]
 REVIEWER_PAGES = ["review", "suspects"]
-ACTIONS = ["next", "submit", "undo", "skip", "release", "review_decide", "suspect_keep"]
+ACTIONS = ["next", "submit", "undo", "skip", "release", "prepare", "review_decide", "suspect_keep"]
 REVIEWER_ACTIONS = ["review_decide", "suspect_keep"]
 READS = ["state", "suspects_items"]
 
@@ -187,3 +187,7 @@ def test_class_hotkeys_follow_the_projects_mapping_and_default_to_their_position
     html = annotator_client.get(url("label", project)).content.decode()
     config = json.loads(html.split('id="labeling-config" type="application/json">')[1].split("</script>")[0])
     assert [(c["name"], c["key"]) for c in config["classes"]] == [("shirt", "s"), ("trouser", "2"), ("bag", "3")]
+
+
+def test_prepare_builds_the_queue_order_of_the_current_version(project, images, version, annotator_client):
+    assert post(annotator_client, "prepare", project).json() == {"version": version.number, "size": len(images)}
