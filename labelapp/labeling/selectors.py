@@ -139,6 +139,20 @@ def _id_field(source: QuerySet) -> str:
     return "id" if source.model is Image else "image_id"
 
 
+def _cursor_text(*values: float) -> str:
+    """A keyset position for a URL: the sort values of the last item seen, exact (``repr`` of floats)."""
+    return ":".join(repr(value) for value in values)
+
+
+def _cursor_values(text: str, *types: type) -> tuple | None:
+    """The values of :func:`_cursor_text`, converted to ``types``; ``None`` when the text is not one."""
+    parts = text.split(":")
+    try:
+        return tuple(kind(part) for kind, part in zip(types, parts, strict=True))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ReviewCursor:
     """Keyset position in the review queue: (predicted class, confidence, image id) of the last item seen."""
@@ -148,15 +162,12 @@ class ReviewCursor:
     image_id: int
 
     def encode(self) -> str:
-        return f"{self.predicted_index}:{self.confidence!r}:{self.image_id}"
+        return _cursor_text(self.predicted_index, self.confidence, self.image_id)
 
     @classmethod
     def decode(cls, text: str) -> ReviewCursor | None:
-        try:
-            index, confidence, image_id = text.split(":")
-            return cls(int(index), float(confidence), int(image_id))
-        except ValueError:
-            return None
+        values = _cursor_values(text, int, float, int)
+        return cls(*values) if values else None
 
 
 def review_queue(
@@ -190,15 +201,12 @@ class SuspectCursor:
     image_id: int
 
     def encode(self) -> str:
-        return f"{self.confidence!r}:{self.image_id}"
+        return _cursor_text(self.confidence, self.image_id)
 
     @classmethod
     def decode(cls, text: str) -> SuspectCursor | None:
-        try:
-            confidence, image_id = text.split(":")
-            return cls(float(confidence), int(image_id))
-        except ValueError:
-            return None
+        values = _cursor_values(text, float, int)
+        return cls(*values) if values else None
 
 
 def suspects_queue(

@@ -183,3 +183,9 @@ def test_counts_match_the_queues(project, images, annotator, reviewer):
         "rejected": 0, "review": 1, "low_confidence": 1, "suspects": 1,
     }
     assert ReviewDecision.objects.count() == 0
+
+
+def test_a_malformed_cursor_reads_as_none():
+    assert selectors.ReviewCursor.decode("1:0.5") is None and selectors.SuspectCursor.decode("x:1") is None
+    cursor = selectors.SuspectCursor(0.9500000000000001, 7)
+    assert selectors.SuspectCursor.decode(cursor.encode()) == cursor
