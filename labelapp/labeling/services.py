@@ -10,6 +10,7 @@ two annotators are never served the same image.
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Iterable
@@ -35,7 +36,9 @@ from labelapp.labeling.models import (
 )
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training.models import ModelVersion, Prediction
-from sslengine import Predictions, select_indices
+from sslengine import Predictions, list_strategies, select_indices
+
+logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
 LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
@@ -166,8 +169,12 @@ def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[in
     labeled = set(Annotation.objects.filter(project=project).values_list("image_id", flat=True))
     is_labeled = torch.tensor([image_id in labeled for image_id in image_ids.tolist()], dtype=torch.bool)
     candidates = torch.nonzero(~is_labeled).flatten()
-    k = candidates.numel() if project.strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
-    picked = select_indices(project.strategy, predictions, candidates, k, seed=project.pk)
+    strategy = project.strategy
+    if strategy not in list_strategies():  # a name the engine no longer has must not stop labeling
+        logger.warning("project %s: unknown strategy %r, ranking by least confidence", project.pk, strategy)
+        strategy = "least-confidence"
+    k = candidates.numel() if strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
+    picked = select_indices(strategy, predictions, candidates, k, seed=project.pk)
     taken = torch.zeros(len(image_ids), dtype=torch.bool)
     taken[picked] = True
     by_confidence = torch.sort(predictions.confidence, stable=True).indices

@@ -189,3 +189,10 @@ def test_a_malformed_cursor_reads_as_none():
     assert selectors.ReviewCursor.decode("1:0.5") is None and selectors.SuspectCursor.decode("x:1") is None
     cursor = selectors.SuspectCursor(0.9500000000000001, 7)
     assert selectors.SuspectCursor.decode(cursor.encode()) == cursor
+
+
+def test_an_unknown_strategy_falls_back_to_least_confidence(project, images, annotator):
+    project.strategy = "no-such-strategy"
+    project.save()
+    add_version(project, {image: (0, 0.9 - i / 100) for i, image in enumerate(images)})
+    assert queue_ids(project, annotator) == [image.pk for image in reversed(images)]
