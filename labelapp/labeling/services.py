@@ -72,15 +72,14 @@ def _lease_expiry() -> datetime:
     return timezone.now() + timedelta(seconds=LEASE_SECONDS)
 
 
-def _lease_upsert(*, image: Image, user: AbstractBaseUser) -> ImageLease:
-    """Give ``user`` the lease on a locked image (a new token unless they already hold it)."""
-    lease = ImageLease.objects.filter(image=image).first()
-    if lease is None:
-        return ImageLease.objects.create(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
-    if lease.user_id != user.pk:
-        lease.user, lease.token = user, uuid.uuid4()
-    lease.expires_at = _lease_expiry()
-    lease.save(update_fields=["user", "token", "expires_at"])
+def _lease_write(*, image: Image, user: AbstractBaseUser, lease_id: int | None) -> ImageLease:
+    """Give ``user`` a fresh lease on a locked image: its lease row ``lease_id`` is taken over, or one inserted."""
+    lease = ImageLease(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
+    fields = {"user": user, "token": lease.token, "expires_at": lease.expires_at}
+    if lease_id is not None and ImageLease.objects.filter(pk=lease_id).update(**fields):
+        lease.pk = lease_id
+    else:  # none, or its holder released it just now
+        lease.save(force_insert=True)
     return lease
 
 
@@ -206,13 +205,7 @@ def _lease_take(*, image_id: int, user: AbstractBaseUser) -> ImageLease | None:
         )
         if labeled or (holder not in (None, user.pk) and expires_at > timezone.now()):
             return None
-        lease = ImageLease(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
-        fields = {"user": user, "token": lease.token, "expires_at": lease.expires_at}
-        if lease_id is not None and ImageLease.objects.filter(pk=lease_id).update(**fields):
-            lease.pk = lease_id
-        else:  # none, or its holder released it just now
-            lease.save(force_insert=True)
-        return lease
+        return _lease_write(image=image, user=user, lease_id=lease_id)
 
 
 def lease_next(
@@ -366,7 +359,8 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
             previous_source=event.source,
             previous_annotator=user,
         )
-        return _lease_upsert(image=image, user=user)
+        lease_id = ImageLease.objects.filter(image=image).values_list("pk", flat=True).first()
+        return _lease_write(image=image, user=user, lease_id=lease_id)
 
 
 def image_skip(*, project: Project, user: AbstractBaseUser, image: Image) -> None:
