@@ -141,6 +141,19 @@ def frozen_batchnorm_stats(model: nn.Module) -> Iterator[None]:
             module.momentum = momentum
 
 
+@contextmanager
+def train_mode_without_stat_updates(model: nn.Module) -> Iterator[None]:
+    """Forward passes inside use batch statistics (train mode) but leave running statistics and the
+    module's mode as they were (Mean Teacher's teacher, which is otherwise the eval-mode EMA)."""
+    was_training = model.training
+    model.train()
+    try:
+        with frozen_batchnorm_stats(model):
+            yield
+    finally:
+        model.train(was_training)
+
+
 def temporal_ensemble_update(
     ensemble: torch.Tensor, counts: torch.Tensor, index: torch.Tensor, probs: torch.Tensor, alpha: float
 ) -> None:

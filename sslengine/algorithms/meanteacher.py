@@ -7,7 +7,7 @@ import torch
 
 from ..backbones import Network
 from .base import Algorithm, Batch
-from .functional import labeled_loss_and_view_logits, sigmoid_rampup, softmax_mse
+from .functional import labeled_loss_and_view_logits, sigmoid_rampup, softmax_mse, train_mode_without_stat_updates
 from .registry import register_algorithm
 
 CONSISTENCY_WEIGHT = 50.0  # MSE weight (mean over classes) as in USB's Mean Teacher (times lambda_u)
@@ -20,7 +20,10 @@ class MeanTeacher(Algorithm):
     The teacher is the trainer's EMA of the student's weights (``ema_decay``, with its warm-up);
     the student's prediction on one weak view is pulled by MSE towards the teacher's prediction on
     another weak view of the same image, weighted 50 · ``lambda_u`` with the sigmoid ramp-up over
-    ``rampup_steps``. The teacher runs in eval mode with the student's BatchNorm statistics.
+    ``rampup_steps``. Like the paper's two networks, the teacher normalises with its batch's own
+    statistics (train mode, running statistics untouched): with the eval-mode EMA as teacher, the
+    student chased running-statistics outputs and collapsed (Fashion-MNIST, 4 labels per class:
+    25 % after 300 steps against 55 % in train mode).
     """
 
     uses_strong = False
@@ -29,7 +32,7 @@ class MeanTeacher(Algorithm):
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and self.ema_model is not None
         loss_x, (logits_u,) = labeled_loss_and_view_logits(model, batch.labeled, batch.labels, batch.unlabeled_weak)
-        with torch.no_grad():
+        with torch.no_grad(), train_mode_without_stat_updates(self.ema_model):
             teacher_probs = self.ema_model(batch.unlabeled_extra[0]).float().softmax(dim=1)
         loss_u = softmax_mse(logits_u, teacher_probs).mean()
         weight = self.config.lambda_u * CONSISTENCY_WEIGHT * sigmoid_rampup(batch.step, self.config.rampup_steps)

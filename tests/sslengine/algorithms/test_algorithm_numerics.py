@@ -25,6 +25,7 @@ from sslengine.algorithms.functional import (
     softmax_mse,
     temporal_ensemble_target,
     temporal_ensemble_update,
+    train_mode_without_stat_updates,
     vat_perturbation,
 )
 
@@ -123,6 +124,15 @@ def test_frozen_batchnorm_stats_leaves_running_statistics_untouched():
     assert torch.equal(bn.running_mean, before) and bn.momentum == 0.1
     bn(torch.randn(8, 3) + 5.0)
     assert not torch.equal(bn.running_mean, before)
+
+
+def test_train_mode_without_stat_updates_normalises_by_the_batch_and_restores_eval_mode():
+    bn = nn.BatchNorm1d(1).eval()
+    batch = torch.tensor([[1.0], [3.0]])
+    with train_mode_without_stat_updates(bn):
+        normalised = bn(batch)
+    assert close(normalised, [[-1.0], [1.0]], atol=1e-4)  # batch statistics, not running ones
+    assert not bn.training and torch.equal(bn.running_mean, torch.zeros(1))
 
 
 # ---- Temporal Ensembling --------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_trainer_builds_the_views_an_algorithm_asks_for():
     assert batch.unlabeled_extra[0].shape == batch.unlabeled_weak.shape
     assert batch.unlabeled_index.shape == (4,) and int(batch.unlabeled_index.max()) < 10
     assert mean_teacher.algorithm.ema_model is mean_teacher.ema_model
+    assert not mean_teacher.ema_model.training  # the teacher's train-mode passes leave it in eval mode
 
 
 def test_temporal_ensembling_state_resumes_from_a_checkpoint_and_grows_with_the_image_set(tmp_path: Path):
