@@ -23,11 +23,10 @@ from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
 from tests.conftest import make_user
 from tests.labelapp.labeling.helpers import add_images, add_version
-from tests.labelapp.training.conftest import (  # noqa: F401  (autouse fixtures of the training tests)
-    add_images as add_class_images,
+from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the training tests, two autouse)
     clean_training_state,
-    label,
     one_torch_thread,
+    small_project,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,11 +120,8 @@ def test_a_pseudo_label_accepted_while_a_person_labels_never_replaces_the_human_
     assert set(finals.values_list("source", "label_class_id", "annotator_id")) == {(Source.HUMAN, shirt.pk, annotator.pk)}
 
 
-def test_a_duplicate_round_job_while_the_first_runs_and_after_it_makes_one_version_and_keeps_human_labels(project, annotator):
-    by_class = add_class_images(project, per_class=20)
-    for name, images in by_class.items():
-        for image in images[:4]:
-            label(project, image, name)
+def test_a_duplicate_round_job_while_the_first_runs_and_after_it_makes_one_version_and_keeps_human_labels(small_project, annotator):
+    project = small_project
     outcome: list[str] = []
     first = threading.Thread(target=lambda: (outcome.append(run_training_round(project.pk, base_version=0, seconds=6)),
                                              connections.close_all()))

@@ -128,6 +128,7 @@ def test_a_polyglot_png_is_stored_under_a_server_name_and_served_only_as_an_imag
             assert response["Content-Type"] == "image/png"
             assert response["X-Content-Type-Options"] == "nosniff"
             assert "sandbox" in response["Content-Security-Policy"]
+        assert owner_client.get(f"/media/{image.file.name}").status_code == 404  # only the member-only views serve it
     written = [p.relative_to(media).as_posix() for p in media.rglob("*") if p.is_file()]
     assert all(re.fullmatch(r"(images|thumbs)/\d+/[0-9a-f]{2}/[0-9a-f]{32}\.(png)", p) for p in written), written
 

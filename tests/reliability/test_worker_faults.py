@@ -26,16 +26,17 @@ from labelapp.training import services, store
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import round_running
-from labelapp.training.models import ModelVersion, Prediction
-from tests.labelapp.training.conftest import (  # noqa: F401  (autouse fixtures of the training tests)
+from labelapp.training.models import ModelVersion
+from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the training tests, two autouse)
     REPO,
-    add_images,
     clean_training_state,
     label,
     one_torch_thread,
     run_burst_in_process,
+    small_project,
     worker_env,
 )
+from tests.labelapp.training.test_faults import assert_current_is_complete
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,28 +69,11 @@ run_training_round(int(sys.argv[1]), steps=3)
 """
 
 
-@pytest.fixture
-def small_labeled(project: Project) -> Project:
-    """The shared project with 60 real Fashion-MNIST images, 4 human labels per class."""
-    for name, images in add_images(project, per_class=20).items():
-        for image in images[:4]:
-            label(project, image, name)
-    return project
-
-
-def assert_current_is_complete(project: Project, number: int) -> ModelVersion:
-    project.refresh_from_db()
-    current = project.current_version
-    assert current is not None and current.number == number
-    assert Prediction.objects.filter(version=current).count() == Image.objects.filter(project=project).count()
-    return current
-
-
-def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_current_and_loadable(small_labeled):
-    assert run_training_round(small_labeled.pk, steps=3) == "done v1"
+def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_current_and_loadable(small_project):
+    assert run_training_round(small_project.pk, steps=3) == "done v1"
     marker = Path(tempfile.mkdtemp(prefix="rel-save-")) / "in-save"
     worker = subprocess.Popen(
-        [sys.executable, "-c", KILLED_IN_SAVE, str(small_labeled.pk), str(marker)],
+        [sys.executable, "-c", KILLED_IN_SAVE, str(small_project.pk), str(marker)],
         cwd=REPO, env=worker_env(TRAINING_LOCK_SECONDS="2", DJANGO_SETTINGS_MODULE="labelapp.settings"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -101,15 +85,15 @@ def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_curren
         worker.wait()
     assert worker.returncode == -signal.SIGKILL
 
-    first = assert_current_is_complete(small_labeled, 1)
+    first = assert_current_is_complete(small_project, 1)
     assert Trainer.load(checkpoint_path(first.checkpoint)).global_step == 3
     folder = checkpoint_path(first.checkpoint).parent
     assert [p.name for p in folder.glob("*.pt")] == ["v1.pt"]  # the half-written v2 never took a real name
     assert list(folder.glob(".v2.pt.*.tmp")), "the killed save left its temp file (what the next round cleans)"
-    assert wait_until(lambda: not round_running(small_labeled.pk), timeout=10)  # the dead worker's lock expires
+    assert wait_until(lambda: not round_running(small_project.pk), timeout=10)  # the dead worker's lock expires
 
-    assert run_training_round(small_labeled.pk, steps=3) == "done v2"
-    second = assert_current_is_complete(small_labeled, 2)
+    assert run_training_round(small_project.pk, steps=3) == "done v2"
+    second = assert_current_is_complete(small_project, 2)
     assert Trainer.load(checkpoint_path(second.checkpoint)).global_step == 6
     assert not list(folder.glob(".*.tmp")), "the next round removed the dead round's temp files"
 
@@ -138,29 +122,29 @@ def test_an_interrupted_save_over_an_existing_checkpoint_leaves_the_old_one_whol
     assert Trainer.load(path).global_step == 0
 
 
-def test_a_round_longer_than_its_job_timeout_fails_cleanly_and_the_next_round_resumes(small_labeled):
-    assert run_training_round(small_labeled.pk, steps=3) == "done v1"
-    Project.objects.filter(pk=small_labeled.pk).update(training_enabled=True)
+def test_a_round_longer_than_its_job_timeout_fails_cleanly_and_the_next_round_resumes(small_project):
+    assert run_training_round(small_project.pk, steps=3) == "done v1"
+    Project.objects.filter(pk=small_project.pk).update(training_enabled=True)
     job = django_rq.get_queue(store.QUEUE_NAME).enqueue_call(
-        services.ROUND_JOB, kwargs={"project_id": small_labeled.pk, "base_version": 1, "seconds": 120}, timeout=4,
+        services.ROUND_JOB, kwargs={"project_id": small_project.pk, "base_version": 1, "seconds": 120}, timeout=4,
     )
     run_burst_in_process()  # a real SimpleWorker: RQ's alarm interrupts the round after 4 seconds
 
     job = Job.fetch(job.id, connection=store.connection())
     assert job.get_status() == JobStatus.FAILED
     assert "JobTimeoutException" in (job.latest_result().exc_string or "")
-    assert not round_running(small_labeled.pk), "the lock is released at once, not after its TTL"
-    assert store.progress_get(small_labeled.pk)["type"] == "round.failed"
-    assert_current_is_complete(small_labeled, 1)
-    assert list(ModelVersion.objects.filter(project=small_labeled).values_list("number", flat=True)) == [1]
+    assert not round_running(small_project.pk), "the lock is released at once, not after its TTL"
+    assert store.progress_get(small_project.pk)["type"] == "round.failed"
+    assert_current_is_complete(small_project, 1)
+    assert list(ModelVersion.objects.filter(project=small_project).values_list("number", flat=True)) == [1]
 
     # The next human label queues the next round (training is on), which resumes from v1's checkpoint.
-    image = Image.objects.filter(project=small_labeled, annotation__isnull=True).first()
-    label(small_labeled, image, "bag")
-    queued = store.queued_job_id(small_labeled.pk)
+    image = Image.objects.filter(project=small_project, annotation__isnull=True).first()
+    label(small_project, image, "bag")
+    queued = store.queued_job_id(small_project.pk)
     assert queued is not None
     Job.fetch(queued, connection=store.connection()).cancel()  # its budget is the project's 60 s: run a short one
-    Project.objects.filter(pk=small_labeled.pk).update(training_enabled=False)
-    assert run_training_round(small_labeled.pk, steps=3) == "done v2"
-    second = assert_current_is_complete(small_labeled, 2)
+    Project.objects.filter(pk=small_project.pk).update(training_enabled=False)
+    assert run_training_round(small_project.pk, steps=3) == "done v2"
+    second = assert_current_is_complete(small_project, 2)
     assert second.steps == 6 and Trainer.load(checkpoint_path(second.checkpoint)).global_step == 6
