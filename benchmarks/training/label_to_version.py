@@ -44,6 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="training budget of a round")
     parser.add_argument("--labels-per-class", type=int, default=10)
     parser.add_argument("--busy", action="store_true", help="also measure a label that arrives mid-round")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the worker (default: torch's)")
     parser.add_argument("--database-url", default=None, help="default: SQLite in the temp DATA_DIR")
     parser.add_argument("--json", type=Path, required=True)
     return parser.parse_args()
@@ -154,6 +155,8 @@ def main() -> None:
     print(f"{args.images} images added in {add_seconds:.0f}s", flush=True)
 
     env = {**os.environ, "DATA_DIR": str(data_dir)}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "rqworker", "training", "--worker-class", "rq.SimpleWorker"], cwd=ROOT, env=env
     )

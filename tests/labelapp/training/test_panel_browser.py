@@ -1,0 +1,94 @@
+"""The project page's training panel in a real browser: a real round's progress and new version appear live.
+
+Real parts: daphne serving the ASGI app (websockets through Channels and the Redis channel layer), the
+round job's code training for real, Debian's Chromium through Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from labelapp.training.jobs import run_training_round
+from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
+from tests.labelapp.training.conftest import REPO, worker_env
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER") != "1", reason=MISSING),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server():
+    """daphne on a free loopback port, with this test's database and Redis; yields its base URL."""
+    port = free_port()
+    env = worker_env(DEBUG="1")  # DEBUG: WhiteNoise serves static files through the finders
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labelapp.asgi:application"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("daphne did not start")
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloading(
+    small_project, owner, browser, asgi_server  # noqa: F811
+):
+    client = Client()
+    client.force_login(owner)
+    context = browser.new_context()
+    context.add_cookies([{
+        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": asgi_server,
+    }])
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    with page.expect_response(lambda response: "/training/status/" in response.url):  # the socket opened
+        page.goto(f"{asgi_server}/p/{small_project.slug}/")
+    version = page.locator('#training-panel [data-field="version"]')
+    assert version.inner_text() == "none yet"
+    page.evaluate("""() => {
+        window.progressSeen = [];
+        const bar = document.querySelector('#training-panel [data-field="progress"]');
+        new MutationObserver(() => window.progressSeen.push(bar.value)).observe(bar, {attributes: true});
+        setInterval(() => { if (!bar.hidden) window.progressSeen.push(bar.value); }, 20);
+    }""")
+
+    # The job's code in another thread (this one runs Playwright's event loop); the worker process
+    # itself is covered by test_rounds and test_faults.
+    round_thread = threading.Thread(target=run_training_round, args=(small_project.pk,), kwargs={"steps": 15})
+    round_thread.start()
+    try:
+        page.wait_for_function("""() => document.querySelector('#training-panel [data-field="version"]').textContent === 'v1'""")
+    finally:
+        round_thread.join(timeout=120)
+    assert max(page.evaluate("window.progressSeen")) > 0
+    page.wait_for_function("""() => document.querySelector('#training-panel [data-field="labels"]').textContent.startsWith('12 human')""")
+    assert page.locator('#training-panel [data-field="progress"]').is_hidden()
+    context.close()
