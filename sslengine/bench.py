@@ -150,6 +150,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": config.to_dict(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "load_average_1m_at_end": os.getloadavg()[0],  # other processes sharing the CPU
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -59,6 +60,7 @@ def measure(config: TrainConfig, steps: int, device: str | None = None) -> dict[
         **{name: round(value, 2) for name, value in parts.items()},
         "step_ms": round(result.seconds / result.steps * 1000.0, 2),
         "images_per_second": round(result.images_per_second, 1),
+        "load_average_1m": os.getloadavg()[0],  # other processes sharing the CPU
     }
 
 
