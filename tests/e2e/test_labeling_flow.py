@@ -117,3 +117,7 @@ def test_reviewer_accepts_a_page_rejects_one_and_sees_the_dashboard(project, rev
         "images": "17",
     }
     assert totals["pseudo"] == "9" and totals["rejected"] == "1"
+
+    page.goto(page.url.replace("/dashboard/", "/"))
+    assert page.is_visible("#labeling-panel a[href$='/review/']")
+    screenshot(page, "project-page")
