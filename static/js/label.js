@@ -49,8 +49,10 @@ function show(item) {
 }
 
 async function advance() {
-  show(state.upcoming);
+  const next = state.upcoming;
+  state.current = null;
   state.upcoming = null;
+  show(next ?? (await fetchNext())); // nothing preloaded: the queue may have refilled since
   if (state.current) {
     state.upcoming = await fetchNext();
     preload(state.upcoming);
