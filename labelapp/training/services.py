@@ -314,12 +314,18 @@ def temp_files_delete(*, project: Project) -> int:
     return len(leftovers)
 
 
+def project_round_seconds(project: Project) -> int:
+    """The project's training budget per round, capped by the server's TRAINING_ROUND_SECONDS."""
+    return min(project.round_seconds, settings.TRAINING_ROUND_SECONDS)
+
+
 def round_run(
     *, project_id: int, steps: int | None = None, seconds: float | None = None, lock: RoundLock | None = None
 ) -> ModelVersion:
     """Run one training round for the project and make its new version current (the caller holds the lock).
 
-    Budget: ``steps`` optimizer steps, or ``seconds`` of training (default: the project's round_seconds).
+    Budget: ``steps`` optimizer steps, or ``seconds`` of training (default: the project's round_seconds,
+    at most settings.TRAINING_ROUND_SECONDS).
     """
     global _warm
     started = time.perf_counter()
@@ -327,7 +333,7 @@ def round_run(
     base = project.current_version
     number = (base.number if base else 0) + 1
     if steps is None and seconds is None:
-        seconds = float(project.round_seconds)
+        seconds = float(project_round_seconds(project))
     # Leftovers of a round that died before its flip (never current, maybe half-written).
     versions_delete(project=project, versions=ModelVersion.objects.filter(number__gte=number))
     temp_files_delete(project=project)
@@ -444,7 +450,7 @@ def round_enqueue(*, project_id: int, steps: int | None = None, seconds: float |
         return None
     project = Project.objects.select_related("current_version").get(pk=project_id)
     base = project.current_version.number if project.current_version else 0
-    budget = seconds if seconds is not None else (None if steps is not None else float(project.round_seconds))
+    budget = seconds if seconds is not None else (None if steps is not None else float(project_round_seconds(project)))
     django_rq.get_queue(store.QUEUE_NAME, commit_mode="auto").enqueue_call(
         ROUND_JOB,
         kwargs={"project_id": project_id, "base_version": base, "steps": steps, "seconds": seconds},

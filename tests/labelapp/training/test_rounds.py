@@ -104,3 +104,12 @@ def test_a_new_class_starts_a_fresh_model_instead_of_crashing(small_project):
     second = ModelVersion.objects.get(project=small_project, number=2)
     assert (second.steps, second.round_steps) == (3, 3)
     assert len(Prediction.objects.filter(version=second).first().probs) == 4
+
+
+def test_a_rounds_default_budget_is_the_projects_seconds_capped_by_the_server(small_project, settings):
+    settings.TRAINING_ROUND_SECONDS = 1
+    small_project.round_seconds = 3600
+    small_project.save()
+    assert run_training_round(small_project.pk) == "done v1"
+    version = ModelVersion.objects.get(project=small_project)
+    assert 1.0 <= version.seconds < 30
