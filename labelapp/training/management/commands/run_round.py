@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labelapp.projects.models import Project
 from labelapp.training.jobs import run_training_round
+from labelapp.training.models import ModelVersion
 
 
 class Command(BaseCommand):
@@ -23,4 +24,8 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {project!r}")
         if (seconds is not None and seconds <= 0) or (steps is not None and steps <= 0):
             raise CommandError("the budget must be positive")
-        self.stdout.write(run_training_round(project_id, steps=steps, seconds=seconds))
+        outcome = run_training_round(project_id, steps=steps, seconds=seconds)
+        version = ModelVersion.objects.filter(project_id=project_id).order_by("-number").first()
+        if outcome.startswith("done") and version is not None:
+            outcome += f": {version.round_steps} steps ({version.steps} in all) on {version.device}, timings {version.timings}"
+        self.stdout.write(outcome)
