@@ -89,12 +89,11 @@ def build_project(images: int, labels_per_class: int, seconds: float):
     return project, add_seconds, spare
 
 
-def wait_until(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("gave up waiting")
-        time.sleep(POLL_SECONDS)
+def wait(predicate, timeout: float) -> None:
+    from labelapp.lib.processes import wait_until
+
+    if not wait_until(predicate, timeout=timeout, interval=POLL_SECONDS):
+        raise TimeoutError("gave up waiting")
 
 
 def current_version(project_id: int):
@@ -123,7 +122,7 @@ def version_with(project_id: int, annotation, timeout: float) -> tuple[object, f
         version = current_version(project_id)
         return version is not None and version.labels_until is not None and version.labels_until > annotation.updated_at
 
-    wait_until(learned, timeout)
+    wait(learned, timeout)
     return current_version(project_id), time.perf_counter()
 
 
@@ -163,7 +162,7 @@ def main() -> None:
     try:
         timeout = 10 * args.seconds + 600
         services.round_enqueue(project_id=project.pk, seconds=args.seconds)
-        wait_until(lambda: current_version(project.pk) is not None, timeout)
+        wait(lambda: current_version(project.pk) is not None, timeout)
         warm = current_version(project.pk)
         result["warm_round"] = summary(warm, 0.0) | {"note": "first round: builds the image cache and a fresh model"}
         print("warm round", warm.timings, flush=True)
@@ -176,7 +175,7 @@ def main() -> None:
         print("idle", result["idle"], flush=True)
 
         if args.busy:
-            wait_until(lambda: round_running(project.pk) and current_version(project.pk).number == version.number, timeout)
+            wait(lambda: round_running(project.pk) and current_version(project.pk).number == version.number, timeout)
             time.sleep(args.seconds / 2)
             image_id, index = spare.pop()
             annotation, labeled_at = add_label(project, image_id, index)
@@ -186,7 +185,7 @@ def main() -> None:
             }
             print("busy", result["busy"], flush=True)
         services.training_stop(project=project)
-        wait_until(lambda: not round_running(project.pk), timeout)
+        wait(lambda: not round_running(project.pk), timeout)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)

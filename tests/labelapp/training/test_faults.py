@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from sslengine import Trainer
 
 from labelapp.images.models import Image
+from labelapp.lib.processes import wait_until
 from labelapp.training import services, store
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
@@ -18,15 +18,6 @@ from labelapp.training.models import ModelVersion, Prediction
 from tests.labelapp.training.conftest import start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, *, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def assert_current_is_complete(project, number: int) -> ModelVersion:
@@ -42,8 +33,8 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_current_and_the_n
     assert services.round_enqueue(project_id=labeled_project.pk, seconds=120)
     worker = start_worker(burst=True, TRAINING_LOCK_SECONDS="2")
     try:
-        in_training = wait_for(
-            lambda: (store.progress_get(labeled_project.pk) or {}).get("type") == "round.progress", timeout=120
+        in_training = wait_until(
+            lambda: (store.progress_get(labeled_project.pk) or {}).get("type") == "round.progress", timeout=120, interval=0.1
         )
         assert in_training, "the worker never reported training progress"
         os.kill(worker.pid, signal.SIGKILL)
@@ -55,7 +46,7 @@ def test_a_worker_killed_mid_round_leaves_the_previous_version_current_and_the_n
     first = assert_current_is_complete(labeled_project, 1)
     assert Trainer.load(checkpoint_path(first.checkpoint)).global_step == 3
     assert round_running(labeled_project.pk)  # the dead worker's lock is still there...
-    assert wait_for(lambda: not round_running(labeled_project.pk), timeout=10)  # ...until its TTL runs out
+    assert wait_until(lambda: not round_running(labeled_project.pk), timeout=10)  # ...until its TTL runs out
 
     assert run_training_round(labeled_project.pk, steps=3) == "done v2"
     second = assert_current_is_complete(labeled_project, 2)

@@ -7,11 +7,7 @@ round job's code training for real, Debian's Chromium through Playwright.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import threading
-import time
 
 import pytest
 from django.conf import settings
@@ -19,7 +15,8 @@ from django.test import Client
 
 from labelapp.training.jobs import run_training_round
 from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
-from tests.labelapp.training.conftest import REPO, worker_env
+from tests.labelapp.training.conftest import worker_env
+from tests.reliability.servers import WebServer
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,34 +25,13 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def asgi_server():
-    """daphne on a free loopback port, with this test's database and Redis; yields its base URL."""
-    port = free_port()
-    env = worker_env(DEBUG="1")  # DEBUG: WhiteNoise serves static files through the finders
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "labelapp.asgi:application"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("daphne did not start")
-            time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(timeout=10)
+    """The ASGI app under daphne (``manage.py runserver``) with this test's database and Redis; yields its URL."""
+    server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
+    server.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
 
 
 def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloading(
