@@ -137,6 +137,8 @@ class Trainer:
             done += 1
             if on_progress is not None and done % self.config.log_every == 0:
                 on_progress(done, planned, _means(totals, done))
+        if self._use_cuda:
+            torch.cuda.synchronize(self.device)  # kernels are asynchronous: time what actually ran
         elapsed = time.perf_counter() - start
         return FitResult(
             steps=done,
