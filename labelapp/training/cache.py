@@ -51,8 +51,8 @@ class CacheUpdate:
     dropped: int  # cached images whose Image row is gone
 
 
-# Warm copy in this process: project id -> (file stamp, cache).
-_warm: dict[int, tuple[tuple[int, int], ImageCache]] = {}
+# Warm copy in this process: cache file -> (its stamp when read or written, cache).
+_warm: dict[Path, tuple[tuple[int, int], ImageCache]] = {}
 
 
 def project_cache_dir(project_id: int) -> Path:
@@ -100,7 +100,7 @@ def _empty(project: Project) -> ImageCache:
 
 
 def _load(project: Project, path: Path) -> ImageCache:
-    warm = _warm.get(project.pk)
+    warm = _warm.get(path)
     if not path.exists():
         return _empty(project)
     stamp = _stamp(path)
@@ -108,7 +108,7 @@ def _load(project: Project, path: Path) -> ImageCache:
         return warm[1]
     with np.load(path) as data:
         cache = ImageCache(ids=data["ids"], images=data["images"])
-    _warm[project.pk] = (stamp, cache)
+    _warm[path] = (stamp, cache)
     return cache
 
 
@@ -140,5 +140,5 @@ def cache_update(*, project: Project) -> CacheUpdate:
     order = np.argsort(ids, kind="stable")
     cache = ImageCache(ids=ids[order], images=np.ascontiguousarray(images[order]))
     atomic_savez(path, ids=cache.ids, images=cache.images)
-    _warm[project.pk] = (_stamp(path), cache)
+    _warm[path] = (_stamp(path), cache)
     return CacheUpdate(cache=cache, decoded=len(new_rows), dropped=dropped)

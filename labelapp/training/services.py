@@ -250,32 +250,34 @@ def round_metrics(
     }
 
 
-def _prediction_rows(version: ModelVersion, cache: ImageCache, predictions: Predictions) -> list[Prediction]:
-    probs = np.round(predictions.probs.numpy().astype(np.float64), 4).tolist()
-    predicted = predictions.predicted.tolist()
-    confidence = predictions.confidence.tolist()
-    margin = predictions.margin.tolist()
-    entropy = predictions.entropy.tolist()
+def _prediction_rows(
+    version: ModelVersion, cache: ImageCache, predictions: Predictions, rows: slice
+) -> list[Prediction]:
+    """Prediction objects for one slice of cache rows (built per batch: 100k model objects at once are heavy)."""
+    probs = np.round(predictions.probs[rows].numpy().astype(np.float64), 4).tolist()
+    columns = zip(
+        cache.ids[rows].tolist(),
+        predictions.predicted[rows].tolist(),
+        predictions.confidence[rows].tolist(),
+        predictions.margin[rows].tolist(),
+        predictions.entropy[rows].tolist(),
+        probs,
+    )
     return [
         Prediction(
-            version=version,
-            image_id=image_id,
-            predicted_index=predicted[row],
-            confidence=confidence[row],
-            margin=margin[row],
-            entropy=entropy[row],
-            probs=probs[row],
+            version=version, image_id=image_id, predicted_index=index, confidence=confidence, margin=margin,
+            entropy=entropy, probs=row_probs,
         )
-        for row, image_id in enumerate(cache.ids.tolist())
+        for image_id, index, confidence, margin, entropy, row_probs in columns
     ]
 
 
 def predictions_write(*, version: ModelVersion, cache: ImageCache, predictions: Predictions) -> None:
     """Bulk-insert one prediction per cached image, and the embeddings file, for a version not yet current."""
-    rows = _prediction_rows(version, cache, predictions)
-    for start in range(0, len(rows), PREDICTION_BATCH):
+    for start in range(0, len(cache), PREDICTION_BATCH):
+        batch = _prediction_rows(version, cache, predictions, slice(start, start + PREDICTION_BATCH))
         with transaction.atomic():
-            Prediction.objects.bulk_create(rows[start : start + PREDICTION_BATCH])
+            Prediction.objects.bulk_create(batch)
     atomic_savez(embeddings_path(version), ids=cache.ids, embeddings=predictions.embeddings.numpy())
 
 
