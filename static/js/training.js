@@ -27,7 +27,8 @@ function setup(root) {
     setText("state", state);
     setText("version", status.current_version ? `v${status.current_version}` : "none yet");
     show("progress", status.running);
-    show("start", !status.training_enabled);
+    // While training is on but nothing runs or waits (the worker died, or a round failed), Start resumes it.
+    show("start", !status.training_enabled || (!status.running && !status.queued));
     show("stop", status.training_enabled);
     if (status.running && status.progress && status.progress.fraction !== undefined) {
       field("progress").value = status.progress.fraction;

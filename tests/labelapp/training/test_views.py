@@ -65,3 +65,17 @@ def test_the_project_page_shows_the_panel_with_owner_controls(project, owner_cli
     assert 'id="training-panel"' in page and "Start training" in page and "js/training.js" in page
     page = annotator_client.get(detail).content.decode()
     assert 'id="training-panel"' in page and "Start training" not in page
+
+
+def test_an_owner_can_resume_training_that_is_on_but_idle(project, owner_client, django_capture_on_commit_callbacks):
+    project.training_enabled = True  # e.g. the worker died mid-round: nothing runs, nothing is queued
+    project.save()
+    detail = reverse("projects:detail", kwargs={"slug": project.slug})
+    page = owner_client.get(detail).content.decode()
+    start_form = page.split('data-field="start"')[1].split(">")[0]
+    assert "hidden" not in start_form
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(url("start", project))
+    assert django_rq.get_queue(store.QUEUE_NAME).count == 1
+    page = owner_client.get(detail).content.decode()
+    assert "hidden" in page.split('data-field="start"')[1].split(">")[0]
