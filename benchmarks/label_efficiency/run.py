@@ -1,0 +1,400 @@
+"""Label efficiency: test accuracy of the exported classifier against human actions, per labeling policy.
+
+A simulated annotator drives the real app in-process: the labeling services the views call
+(``lease_next`` → ``annotation_submit``; ``review_queue`` → ``pseudo_labels_decide``), answering from
+Fashion-MNIST's ground truth, and real training rounds: ``round_enqueue`` puts the round job on the
+"training" queue of an embedded Redis and an ``rq.SimpleWorker`` runs it in burst mode (the job is
+``labelapp.training.jobs.run_training_round``, a fixed step budget per round). After every round the
+current version is exported with the exports app (``model_export_archive``, TorchScript by default, the file
+the download button serves) and that file, run by onnxruntime, is scored on the official test split.
+
+Every policy is its own project over the same pool of train images, in one run, round-robin, so they
+share the machine's conditions:
+
+    .venv/bin/python benchmarks/label_efficiency/run.py                        # the RESULTS.md run
+    .venv/bin/python benchmarks/label_efficiency/run.py --replot results/run.json   # plot/table again
+
+Writes ``--out`` (JSON: config, machine, every point), a PNG plot and a markdown table next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.label_efficiency import app_env  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One way of spending human actions: the algorithm, the queue order, and whether pseudo-labels are reviewed."""
+
+    name: str
+    algorithm: str
+    strategy: str
+    review: bool = False
+    description: str = ""
+
+
+POLICIES = {
+    p.name: p
+    for p in (
+        Policy("supervised-random", "supervised", "random", description="supervised, random order (plain labeling)"),
+        Policy("supervised-uncertainty", "supervised", "least-confidence",
+               description="supervised, lowest-confidence first (Label Studio lowest-score sampling / modAL loop)"),
+        Policy("fixmatch-random", "fixmatch", "random", description="FixMatch, random order"),
+        Policy("simmatch-random", "simmatch", "random", description="SimMatch, random order"),
+        Policy("fixmatch-active", "fixmatch", "least-confidence", description="FixMatch, the project's active strategy"),
+        Policy("fixmatch-active-review", "fixmatch", "least-confidence", review=True,
+               description="FixMatch, active strategy, plus pseudo-label review (each accept/reject = 1 action)"),
+    )
+}
+TARGETS = (0.80, 0.85, 0.90)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policies", default=",".join(POLICIES), help=f"comma list of: {', '.join(POLICIES)}")
+    parser.add_argument("--pool", type=int, default=2500, help="train images imported into each project (seeded draw)")
+    parser.add_argument("--actions", type=int, default=200, help="human actions per policy")
+    parser.add_argument("--batch", type=int, default=25, help="human actions between two training rounds")
+    parser.add_argument("--review-share", type=float, default=0.5,
+                        help="review policy: at most this share of a batch goes to accept/reject, the rest to labels")
+    parser.add_argument("--steps", type=int, default=25, help="optimizer steps per training round (same for every policy)")
+    parser.add_argument("--backbone", default="cnn-small")
+    parser.add_argument("--threshold", type=float, default=0.95, help="tau of the projects")
+    parser.add_argument("--format", choices=("onnx", "torchscript"), default="torchscript", help="exported model that is scored")
+    parser.add_argument("--test-limit", type=int, default=0, help="score on the first N test images (0 = all 10,000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="threads of the in-process worker and of scoring (1: fastest on a shared, oversubscribed CPU)")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "label_efficiency.json")
+    parser.add_argument("--replot", type=Path, default=None, help="only redraw plot and table from this JSON")
+    return parser.parse_args(argv)
+
+
+# ---- the simulated annotator --------------------------------------------------------------------
+
+
+class Session:
+    """One policy's project, its ground truth and its counters."""
+
+    def __init__(self, policy: Policy, *, args: argparse.Namespace, user, pngs: list[bytes], truth: np.ndarray) -> None:
+        from sslengine.datasets import FASHION_MNIST_CLASSES
+
+        from labelapp.projects.services import default_class_specs, project_create
+
+        self.policy = policy
+        self.user = user
+        self.project = project_create(
+            name=policy.name,
+            classes=default_class_specs(FASHION_MNIST_CLASSES),
+            owner=user,
+            algorithm=policy.algorithm,
+            strategy=policy.strategy,
+            backbone=args.backbone,
+            threshold=args.threshold,
+            image_size=28,
+            grayscale=True,
+        )
+        self.classes = {c.index: c for c in self.project.classes.all()}
+        self.truth: dict[int, int] = {}
+        self.labels = self.accepted = self.rejected = 0
+        self.points: list[dict] = []
+        self._import(pngs, truth)
+
+    def _import(self, pngs: list[bytes], truth: np.ndarray) -> None:
+        from labelapp.images.services import image_add
+
+        for index, data in enumerate(pngs):
+            image, created = image_add(project=self.project, name=f"{index}.png", data=data, user=self.user)
+            if created:
+                self.truth[image.pk] = int(truth[index])
+
+    @property
+    def actions(self) -> int:
+        return self.labels + self.accepted + self.rejected
+
+    def review(self, quota: int) -> None:
+        """Accept the current version's confident pseudo-labels that are right, reject the wrong ones,
+        most confident first, one class group after another in turn (as in the review grid)."""
+        from labelapp.labeling import selectors, services
+
+        version = selectors.current_version(self.project)
+        if version is None or quota <= 0:
+            return
+        queues = {k: list(selectors.review_queue(self.project, version=version, class_index=k)[:quota]) for k in self.classes}
+        page: list = []
+        while len(page) < quota and any(queues.values()):
+            for k in self.classes:
+                if queues[k] and len(page) < quota:
+                    page.append(queues[k].pop(0))
+        accept = [p.image_id for p in page if p.predicted_index == self.truth[p.image_id]]
+        reject = [p.image_id for p in page if p.predicted_index != self.truth[p.image_id]]
+        done = services.pseudo_labels_decide(
+            project=self.project, user=self.user, version_number=version.number, accept_ids=accept, reject_ids=reject
+        )
+        self.accepted += done["accepted"]
+        self.rejected += done["rejected"]
+
+    def label(self, count: int) -> None:
+        """Take the next ``count`` images of the label queue and give each its true class."""
+        from labelapp.labeling import services
+
+        for _ in range(count):
+            lease = services.lease_next(project=self.project, user=self.user)
+            if lease is None:
+                return
+            image = lease.image
+            services.annotation_submit(
+                project=self.project,
+                image=image,
+                label_class=self.classes[self.truth[image.pk]],
+                user=self.user,
+                expected_revision=None,
+                lease_token=lease.token,
+            )
+            self.labels += 1
+
+    def act(self, budget: int, review_share: float) -> None:
+        before = self.actions
+        if self.policy.review:
+            self.review(int(budget * review_share))
+        self.label(budget - (self.actions - before))
+
+
+def train_round(project_id: int, steps: int) -> str:
+    """Enqueue one round job on the training queue and run it with a real SimpleWorker in burst mode."""
+    import django_rq
+    from rq import SimpleWorker
+
+    from labelapp.training import services, store
+
+    job_id = services.round_enqueue(project_id=project_id, steps=steps)
+    if job_id is None:
+        raise RuntimeError("a round of this project is already queued or running")
+    django_rq.get_worker(store.QUEUE_NAME, worker_class=SimpleWorker).work(burst=True, logging_level="WARNING")
+    job = django_rq.get_queue(store.QUEUE_NAME).fetch_job(job_id)
+    return str(job.return_value()) if job else "missing"
+
+
+# ---- scoring the exported model -----------------------------------------------------------------
+
+
+class Scorer:
+    """Scores an exported model bundle on the test split."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, fmt: str, threads: int) -> None:
+        self.images, self.labels, self.fmt, self.threads = images, labels, fmt, threads
+
+    def __call__(self, version) -> tuple[float, float, float]:
+        """(accuracy, export seconds, scoring seconds) of ``version`` exported by the exports app."""
+        from labelapp.exports.services import model_export_archive
+
+        started = time.perf_counter()
+        archive = model_export_archive(version=version, fmt=self.fmt)
+        exported = time.perf_counter() - started
+        started = time.perf_counter()
+        with zipfile.ZipFile(archive) as bundle:
+            name = next(n for n in bundle.namelist() if n.endswith(("model.onnx", "model.pt")))
+            data = bundle.read(name)
+        probs = self._onnx(data) if self.fmt == "onnx" else self._torchscript(data)
+        accuracy = float((probs.argmax(1) == self.labels).mean())
+        return accuracy, exported, time.perf_counter() - started
+
+    def _onnx(self, data: bytes) -> np.ndarray:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return np.concatenate(
+            [session.run(None, {name: self.images[i : i + 1000]})[0] for i in range(0, len(self.images), 1000)]
+        )
+
+    def _torchscript(self, data: bytes) -> np.ndarray:
+        import torch
+
+        module = torch.jit.load(io.BytesIO(data), map_location="cpu")
+        with torch.inference_mode():
+            return torch.cat(
+                [module(torch.from_numpy(self.images[i : i + 1000])) for i in range(0, len(self.images), 1000)]
+            ).numpy()
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+
+def load_data(args: argparse.Namespace) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
+    """PNG bytes and labels of the pool (seeded draw from the train split), test images and labels."""
+    from PIL import Image as PILImage
+    from sslengine.datasets import load_fashion_mnist
+
+    train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
+    index = np.random.default_rng(args.seed).permutation(len(train))[: args.pool]
+    pngs = []
+    for i in index:
+        buffer = io.BytesIO()
+        PILImage.fromarray(train.images[i, 0].numpy()).save(buffer, format="PNG")
+        pngs.append(buffer.getvalue())
+    limit = args.test_limit or len(test)
+    return pngs, train.labels.numpy()[index], test.images[:limit].numpy(), test.labels[:limit].numpy()
+
+
+def run(args: argparse.Namespace) -> dict:
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
+    data_dir = app_env.start_app(prefix="bench-label-efficiency-")
+    from django.contrib.auth import get_user_model
+
+    record = {
+        "benchmark": "label_efficiency",
+        "command": "benchmarks/label_efficiency/run.py " + " ".join(sys.argv[1:]),
+        "machine": app_env.machine(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "driver": "labeling services in-process; rounds = round_enqueue + rq.SimpleWorker(burst) on the 'training' queue",
+        "database": "SQLite file in a temp DATA_DIR; embedded redis-server",
+        "policies": {},
+    }
+    pngs, truth, test_images, test_labels = load_data(args)
+    scorer = Scorer(test_images, test_labels, args.format, args.torch_threads)
+    user = get_user_model().objects.create_user("annotator", password="x")
+    started = time.perf_counter()
+    sessions = []
+    for name in args.policies.split(","):
+        session = Session(POLICIES[name], args=args, user=user, pngs=pngs, truth=truth)
+        sessions.append(session)
+        record["policies"][name] = {"description": session.policy.description, "pool": len(session.truth), "points": session.points}
+    record["import_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"imported {len(pngs)} images into {len(sessions)} projects in {record['import_seconds']} s; DATA_DIR {data_dir}", flush=True)
+
+    while any(s.actions < args.actions for s in sessions):
+        for session in sessions:
+            if session.actions >= args.actions:
+                continue
+            mark = time.perf_counter()
+            session.act(min(args.batch, args.actions - session.actions), args.review_share)
+            acted = time.perf_counter() - mark
+            mark = time.perf_counter()
+            outcome = train_round(session.project.pk, args.steps)
+            trained = time.perf_counter() - mark
+            session.project.refresh_from_db()
+            version = session.project.current_version
+            accuracy, exported, scored = scorer(version)
+            point = {
+                "actions": session.actions,
+                "labels": session.labels,
+                "accepted": session.accepted,
+                "rejected": session.rejected,
+                "training_labels": version.human_labels + version.pseudo_labels,
+                "version": version.number,
+                "global_steps": version.steps,
+                "test_accuracy": round(accuracy, 4),
+                "job": outcome,
+                "seconds": {"annotator": round(acted, 2), "round_job": round(trained, 2), "export": round(exported, 2),
+                            "score": round(scored, 2)},
+                "round_timings": version.timings,
+            }
+            session.points.append(point)
+            print(f"{session.policy.name:24s} actions {session.actions:4d} acc {accuracy:.4f} "
+                  f"(round {trained:.1f}s, export {exported:.1f}s, score {scored:.1f}s)", flush=True)
+            write(record, args.out)
+    record["total_seconds"] = round(time.perf_counter() - started, 1)
+    summarise(record)
+    write(record, args.out)
+    return record
+
+
+def actions_to_reach(points: list[dict], target: float) -> int | None:
+    """Human actions at the first point whose test accuracy reaches ``target`` (None: never in this run)."""
+    return next((p["actions"] for p in points if p["test_accuracy"] >= target), None)
+
+
+def summarise(record: dict) -> None:
+    for data in record["policies"].values():
+        points = data["points"]
+        data["actions_to_reach"] = {f"{t:.2f}": actions_to_reach(points, t) for t in TARGETS}
+        data["final_accuracy"] = points[-1]["test_accuracy"] if points else None
+        data["best_accuracy"] = max((p["test_accuracy"] for p in points), default=None)
+
+
+def write(record: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def table(record: dict) -> str:
+    """Markdown table: accuracy at a few action counts, and actions needed for 80/85/90 %."""
+    columns = sorted({p["actions"] for d in record["policies"].values() for p in d["points"]})
+    shown = columns if len(columns) <= 6 else [columns[i] for i in np.linspace(0, len(columns) - 1, 5).round().astype(int)]
+    head = ["policy", *[f"acc @ {a}" for a in shown], *[f"actions → {int(t * 100)} %" for t in TARGETS]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, data in record["policies"].items():
+        by_actions = {p["actions"]: p["test_accuracy"] for p in data["points"]}
+        cells = [f"{by_actions[a]:.3f}" if a in by_actions else "–" for a in shown]
+        reach = [str(v) if v is not None else f"> {data['points'][-1]['actions'] if data['points'] else 0}"
+                 for v in data["actions_to_reach"].values()]
+        lines.append("| " + " | ".join([name, *cells, *reach]) + " |")
+    return "\n".join(lines)
+
+
+def plot(record: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 5), dpi=110)
+    for name, data in record["policies"].items():
+        points = data["points"]
+        axis.plot([p["actions"] for p in points], [p["test_accuracy"] for p in points], marker="o", markersize=3, label=name)
+    for target in TARGETS:
+        axis.axhline(target, color="grey", linewidth=0.6, linestyle=":")
+    config = record["config"]
+    axis.set_xlabel("human actions (labels + pseudo-label accepts/rejects)")
+    axis.set_ylabel("test accuracy of the exported model (Fashion-MNIST test split)")
+    axis.set_title(f"Label efficiency: pool {config['pool']}, {config['steps']} steps/round, "
+                   f"{config['batch']} actions/round, {config['backbone']}", fontsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def report(record: dict, out: Path) -> None:
+    summarise(record)
+    png, markdown = out.with_suffix(".png"), out.with_suffix(".md")
+    plot(record, png)
+    markdown.write_text(table(record) + "\n")
+    print(table(record))
+    print(f"wrote {out}, {png}, {markdown}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.replot:
+        report(json.loads(args.replot.read_text()), args.replot)
+        return
+    unknown = set(args.policies.split(",")) - set(POLICIES)
+    if unknown:
+        raise SystemExit(f"unknown policies: {sorted(unknown)}")
+    report(run(args), args.out)
+
+
+if __name__ == "__main__":
+    main()

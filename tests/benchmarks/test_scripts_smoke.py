@@ -1,0 +1,64 @@
+"""The benchmark scripts keep working: each answers ``--help`` and runs one tiny configuration end to end
+(real app, real worker round, real export, real servers), writing its JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py"]
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+
+
+def run_script(script: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATA_DIR", "DATABASE_URL", "REDIS_URL")}
+    result = subprocess.run([sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_answers_help(script: str) -> None:
+    assert "usage:" in run_script(script, "--help").stdout
+
+
+def test_label_efficiency_tiny_run_scores_exported_model_and_counts_review_actions(tmp_path: Path) -> None:
+    out = tmp_path / "le.json"
+    run_script(SCRIPTS[0], "--pool", "60", "--actions", "10", "--batch", "5", "--steps", "1", "--test-limit", "200",
+               "--policies", "fixmatch-active-review", "--out", str(out))
+    record = json.loads(out.read_text())
+    points = record["policies"]["fixmatch-active-review"]["points"]
+    assert [p["actions"] for p in points] == [5, 10]
+    assert points[-1]["labels"] + points[-1]["accepted"] + points[-1]["rejected"] == 10
+    assert all(0.0 <= p["test_accuracy"] <= 1.0 for p in points) and points[-1]["version"] == 2
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_speed_tiny_run_reports_rates_and_flops(tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    run_script(SCRIPTS[1], "--backbones", "cnn-small", "--geometries", "28-gray", "--steps", "1", "--warmup-steps", "1",
+               "--predict-images", "64", "--repeats", "1", "--threads", "1", "--out", str(out))
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["train_images_per_s"] > 0 and row["predict_images_per_s"] > 0 and row["forward_mflops_per_image"] > 0
+
+
+def test_web_load_tiny_run_has_no_errors(tmp_path: Path) -> None:
+    try:
+        import psycopg
+
+        psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=3).close()
+    except Exception as error:  # noqa: BLE001 - any failure to connect means no server here
+        pytest.skip(f"no PostgreSQL at {POSTGRES}: {error}")
+    out = tmp_path / "web.json"
+    run_script(SCRIPTS[2], "--images", "300", "--labeled", "10", "--annotators", "2", "--reviewers", "1", "--cycles", "2",
+               "--pages", "1", "--think", "0", "--repeats", "1", "--round-seconds", "0",
+               "--database", f"bench_web_smoke_{os.getpid()}", "--out", str(out))
+    median = json.loads(out.read_text())["median"]
+    assert median["next"]["count"] == 4 and median["submit"]["count"] == 4 and median["review_page"]["count"] == 1
+    assert sum(m["errors"] for m in median.values()) == 0
