@@ -1,7 +1,7 @@
 """``manage.py run_app`` (what ``make run`` calls): everything a newcomer needs, in one process tree.
 
 Collects static files, migrates, makes sure an admin exists, seeds the demo project, then starts
-the embedded Redis (unless REDIS_URL is set), one RQ worker and the ASGI server, prints the URL
+the embedded Redis (unless REDIS_URL is set), two RQ workers (training, default) and the ASGI server, prints the URL
 and supervises them: Ctrl+C (or SIGTERM) stops all of them, and if one dies the rest are stopped.
 """
 
@@ -52,7 +52,7 @@ def _answers(url: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Run the whole app locally: migrate, admin, demo project, embedded Redis, one RQ worker, daphne."
+    help = "Run the whole app locally: migrate, admin, demo project, embedded Redis, two RQ workers, daphne."
 
     def say(self, message: str) -> None:
         self.stdout.write(f"[run_app] {message}")
@@ -120,9 +120,13 @@ class Command(BaseCommand):
         if settings.EMBEDDED_REDIS:
             self.say(f"starting the embedded Redis on {settings.REDIS_SOCKET}")
             supervisor.adopt("redis", embedded_redis.start(settings.REDIS_SOCKET, die_with_parent=True))
-        self.say("starting one RQ worker (queues: training, default)")
-        worker = [sys.executable, "manage.py", "rqworker", "training", "default"]
-        supervisor.start("worker", worker, env=child_env, cwd=base_dir)
+        # Training rounds run in a non-forking worker, so the model and image cache stay warm between
+        # rounds (and CUDA is never re-initialised in a fork); other jobs get a worker of their own,
+        # since a project in continuous training keeps the training queue busy.
+        self.say("starting the RQ workers (training: warm, non-forking; default)")
+        workers = {"trainer": ["training", "--worker-class", "rq.SimpleWorker"], "worker": ["default"]}
+        for name, arguments in workers.items():
+            supervisor.start(name, [sys.executable, "manage.py", "rqworker", *arguments], env=child_env, cwd=base_dir)
         self.say(f"starting the web server (daphne) on {host}:{port}")
         web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labelapp.asgi:application"]
         supervisor.start("web", web, env=child_env, cwd=base_dir)
@@ -144,7 +148,7 @@ class Command(BaseCommand):
             "",
             f"  labelapp is running at  http://{shown_host}:{port}/",
             f"  log in as  {login.username}  /  {password}",
-            "  Ctrl+C stops the web server, the worker and Redis.",
+            "  Ctrl+C stops the web server, the workers and Redis.",
             "",
         ]
         self.stdout.write("\n".join(lines))
