@@ -25,12 +25,13 @@ HEADING = "## Every algorithm"
 Runs = dict[str, dict[int, list[dict[str, Any]]]]  # algorithm → labels per class → one record per seed
 
 
-def load(folder: Path) -> Runs:
-    """Every JSON record of the folder, grouped by algorithm and label count, in seed order."""
+def load(folder: Path, seeds: set[int] | None = None) -> Runs:
+    """The JSON records of the folder (of ``seeds`` only, if given), by algorithm and label count."""
     records: Runs = defaultdict(lambda: defaultdict(list))
     for path in sorted(folder.glob("*.json")):
         record = json.loads(path.read_text())
-        records[record["algorithm"]][int(record["labels_per_class"])].append(record)
+        if seeds is None or record["seed"] in seeds:
+            records[record["algorithm"]][int(record["labels_per_class"])].append(record)
     for runs in records.values():
         for seeds in runs.values():
             seeds.sort(key=lambda record: record["seed"])
@@ -82,8 +83,9 @@ def section(records: Runs) -> str:
         "and images/s are indicative only (accuracy depends on the step budget alone). "
         "**GPU: none was lent to this task**, so there is no GPU column with numbers.",
         "",
-        "Commands: `bash benchmarks/algorithms/run.sh supervised fixmatch ...` (one run at a time, JSON per run "
-        "in `benchmarks/algorithms/results/`), then `.venv/bin/python benchmarks/algorithms/table.py "
+        "Commands: `SEED=0 bash benchmarks/algorithms/run.sh supervised fixmatch ...` for each seed (one run at a "
+        "time, a JSON and a log per run in `benchmarks/algorithms/results/`), then "
+        f"`.venv/bin/python benchmarks/algorithms/table.py --seeds {' '.join(map(str, seeds))} "
         "--update benchmarks/RESULTS.md`.",
         "",
         "| algorithm | acc. 4/class | acc. 10/class | seconds 4 / 10 | train images/s 4 / 10 | GPU |",
@@ -116,8 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--update", type=Path, default=None, help="markdown file whose section to replace")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="only these seeds (default: all)")
     args = parser.parse_args()
-    text = section(load(args.results))
+    text = section(load(args.results, set(args.seeds) if args.seeds else None))
     if args.update:
         update(args.update, text)
     print(text)
