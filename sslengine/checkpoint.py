@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import torch
 
@@ -22,18 +23,18 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_save(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """Write ``state`` with ``torch.save`` to a temp file in the same folder, fsync, then os.replace.
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+    """Write a file through ``write(handle)`` into a temp file in the same folder, fsync, then os.replace.
 
     Readers see either the old file or the complete new one; on any error the temp file is removed
-    and the old checkpoint is left untouched.
+    and the old file is left untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, target)
@@ -41,6 +42,11 @@ def atomic_save(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
         Path(temp_name).unlink(missing_ok=True)
         raise
     _fsync_directory(target.parent)
+
+
+def atomic_save(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``state`` with ``torch.save`` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -9,8 +9,6 @@ and re-reads the file only when another process changed it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from labelapp.images.models import Image
 from labelapp.lib.images import decode_rgb_or_gray
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion
+from sslengine.checkpoint import atomic_write
 
 DECODE_THREADS = 4
 
@@ -75,18 +74,8 @@ def cache_path(project: Project) -> Path:
 
 
 def atomic_savez(path: Path, **arrays: np.ndarray) -> None:
-    """``np.savez`` to a temp file in the same folder, fsync, then os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """``np.savez`` written atomically: readers never see half a file."""
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def _stamp(path: Path) -> tuple[int, int]:
