@@ -30,6 +30,7 @@ from sslengine import FitResult, Predictions, TrainConfig, Trainer
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
+from labelapp.labeling.services import queue_order_build
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import events, metrics, store
 from labelapp.training.cache import (
@@ -291,6 +292,7 @@ def version_flip(*, project: Project, base: ModelVersion | None, version: ModelV
         version.save(update_fields=["timings"])
         locked.current_version = version
         locked.save(update_fields=["current_version"])
+    project.current_version = version
 
 
 def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> int:
@@ -400,6 +402,7 @@ def round_run(
 
     pruned = versions_delete(project=project, versions=ModelVersion.objects.filter(number__lt=number - 1))
     logger.info("project %s: v%s is current (%s); %s old versions pruned", project.pk, number, version.timings, pruned)
+    queue_order_build(project=project)  # rank the label queue now, so no annotator waits for it
     counts = {"human": labels.human, "pseudo": labels.pseudo, "images": len(cache)}
     _announce(project.pk, events.version_ready(number, counts))
     return version

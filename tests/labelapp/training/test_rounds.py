@@ -7,6 +7,7 @@ from django.db.models import Count
 from sslengine import Trainer
 
 from labelapp.images.models import Image
+from labelapp.labeling.models import QueueOrder
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import services
 from labelapp.training.cache import checkpoint_path
@@ -113,3 +114,9 @@ def test_a_rounds_default_budget_is_the_projects_seconds_capped_by_the_server(sm
     assert run_training_round(small_project.pk) == "done v1"
     version = ModelVersion.objects.get(project=small_project)
     assert 1.0 <= version.seconds < 30
+
+
+def test_a_round_ranks_the_label_queue_of_its_new_version_before_announcing_it(small_project):
+    assert run_training_round(small_project.pk, steps=2) == "done v1"
+    order = QueueOrder.objects.get(project=small_project, version_number=1, strategy=small_project.strategy)
+    assert order.size == Image.objects.filter(project=small_project).count()
