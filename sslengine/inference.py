@@ -60,3 +60,40 @@ def predict(model: Network, images: torch.Tensor, batch_size: int = 512) -> Pred
     if not probs:
         raise ValueError("predict() needs at least one image")
     return Predictions.from_probs(torch.cat(probs), torch.cat(embeddings))
+
+
+def _batchnorms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: Network, images: torch.Tensor, count: int, batch_size: int = 256) -> int:
+    """Re-estimate every BatchNorm's running statistics of ``model`` on up to ``count`` of ``images``.
+
+    "Precise BN" (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021): the statistics become the plain
+    average over evenly spaced images, un-augmented as at prediction time, computed with the model's own
+    weights. An EMA of weights paired with the statistics of the latest raw weights (what a FixMatch-style
+    EMA keeps) can disagree badly after a short round on new labels. Weights, mode and momentum are left
+    as they were; no random numbers are drawn. Returns how many images were used (0: nothing changed).
+    """
+    norms = _batchnorms(model)
+    if count <= 0 or not norms or images.shape[0] == 0:
+        return 0
+    device = next(model.parameters()).device
+    index = torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).round().long().unique()
+    saved = [(m, m.momentum) for m in norms]
+    was_training = model.training
+    for module in norms:
+        module.reset_running_stats()
+        module.momentum = None  # cumulative average: every batch weighs the same
+    model.train()
+    try:
+        for start in range(0, index.numel(), batch_size):
+            chunk = to_float(images[index[start : start + batch_size]].to(device, non_blocking=True))
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                model(chunk.contiguous(memory_format=torch.channels_last))
+    finally:
+        for module, momentum in saved:
+            module.momentum = momentum
+        model.train(was_training)
+    return int(index.numel())

@@ -18,7 +18,7 @@ from .augment import strong_augment, weak_augment
 from .backbones import BackboneSpec, Network, build_network
 from .checkpoint import atomic_save, load_checkpoint
 from .config import TrainConfig
-from .inference import Predictions, predict
+from .inference import Predictions, predict, recalibrate_batchnorm
 
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
 CHECKPOINT_FORMAT = 1
@@ -65,7 +65,9 @@ class Trainer:
 
     The optimizer is SGD with Nesterov momentum and FixMatch's cosine schedule (Sohn et al., 2020),
     see :func:`cosine_lr`; evaluation and :meth:`predict` use the EMA weights (with the warm-up of
-    :func:`ema_decay_at`, and BatchNorm statistics copied from the trained network). On CUDA the
+    :func:`ema_decay_at`). During training the EMA network carries the trained network's BatchNorm
+    statistics; at the end of every ``fit`` they are re-estimated for the EMA weights on the unlabeled
+    images (:func:`~sslengine.inference.recalibrate_batchnorm`, "precise BN"). On CUDA the
     network runs in bf16 autocast; on CPU in float32, reproducibly for a seed. Networks and batches
     are channels_last on every device (oneDNN's CPU convolutions are ~25 % faster that way too).
     """
@@ -140,6 +142,8 @@ class Trainer:
         if self._use_cuda:
             torch.cuda.synchronize(self.device)  # kernels are asynchronous: time what actually ran
         elapsed = time.perf_counter() - start
+        if done:  # after the timing: FitResult measures the training loop alone
+            recalibrate_batchnorm(self.ema_model, unlabeled, self.config.bn_recalibration_images)
         return FitResult(
             steps=done,
             global_step=self.global_step,

@@ -175,7 +175,7 @@ def test_fit_rejects_images_that_do_not_match_the_config(fashion_small, small_co
 
 @pytest.mark.parametrize(
     "overrides",
-    [{"num_classes": 1}, {"in_channels": 2}, {"threshold": 1.5}, {"mu": 0}, {"lr": 0.0}, {"algorithm": "nope"}, {"backbone": "vgg"}],
+    [{"num_classes": 1}, {"in_channels": 2}, {"bn_recalibration_images": -1}, {"threshold": 1.5}, {"mu": 0}, {"lr": 0.0}, {"algorithm": "nope"}, {"backbone": "vgg"}],
 )
 def test_config_fails_loudly_on_bad_values(overrides):
     fields = {"num_classes": 10, **overrides}
