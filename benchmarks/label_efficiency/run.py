@@ -13,6 +13,8 @@ share the machine's conditions:
 
     .venv/bin/python benchmarks/label_efficiency/run.py                        # the RESULTS.md run
     .venv/bin/python benchmarks/label_efficiency/run.py --replot results/run.json   # plot/table again
+    .venv/bin/python benchmarks/label_efficiency/run.py --aggregate results/repeats/seed*.json \
+        --out results/repeats/median.json                                        # medians over repeated runs
 
 Writes ``--out`` (JSON: config, machine, every point), a PNG plot and a markdown table next to it.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import math
 import sys
 import time
 import zipfile
@@ -82,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="threads of the in-process worker and of scoring (1: fastest on a shared, oversubscribed CPU)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "label_efficiency.json")
     parser.add_argument("--replot", type=Path, default=None, help="only redraw plot and table from this JSON")
+    parser.add_argument("--aggregate", type=Path, nargs="+", default=None,
+                        help="combine these runs (same settings, other seeds) into medians written to --out")
     return parser.parse_args(argv)
 
 
@@ -332,22 +337,73 @@ def summarise(record: dict) -> None:
         data["best_accuracy"] = max((p["test_accuracy"] for p in points), default=None)
 
 
+def _median_actions(values: list[int | None]) -> int | None:
+    """Median of per-run "actions to reach", a run that never reached counting as infinitely many."""
+    ordered = sorted(values, key=lambda v: math.inf if v is None else v)
+    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
+    return None if None in middle else int(round(sum(middle) / len(middle)))  # type: ignore[arg-type]
+
+
+def aggregate(records: list[dict]) -> dict:
+    """One record from repeated runs: per policy and action count, the median test accuracy (and the
+    lowest and highest run); "actions to reach" is the median over runs of each run's own figure."""
+    for record in records:
+        summarise(record)
+    first = records[0]
+    combined = {
+        "benchmark": "label_efficiency_median",
+        "runs": [{"command": r["command"], "seed": r["config"]["seed"], "machine": r["machine"],
+                  "total_seconds": r.get("total_seconds")} for r in records],
+        "config": {**first["config"], "seed": [r["config"]["seed"] for r in records]},
+        "policies": {},
+    }
+    for name in first["policies"]:
+        runs = [r["policies"][name] for r in records]
+        by_actions = [{p["actions"]: p["test_accuracy"] for p in run["points"]} for run in runs]
+        shared = sorted(set.intersection(*(set(b) for b in by_actions)))
+        points = [{"actions": a, "test_accuracy": round(float(np.median([b[a] for b in by_actions])), 4),
+                   "low": min(b[a] for b in by_actions), "high": max(b[a] for b in by_actions)} for a in shared]
+        reach = {key: [run["actions_to_reach"][key] for run in runs] for key in runs[0]["actions_to_reach"]}
+        combined["policies"][name] = {
+            "description": runs[0]["description"],
+            "points": points,
+            "actions_to_reach_runs": reach,
+            "actions_to_reach": {key: _median_actions(values) for key, values in reach.items()},
+            "final_accuracy": points[-1]["test_accuracy"] if points else None,
+            "best_accuracy": max((p["test_accuracy"] for p in points), default=None),
+            "review_actions": [{k: run["points"][-1][k] for k in ("labels", "accepted", "rejected")} for run in runs],
+        }
+    return combined
+
+
 def write(record: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
 
 
+def _reach_cell(value: int | None, runs: list[int | None] | None, last: int) -> str:
+    """"120", "> 500", or with repeated runs the median and each run's figure: "120 (100, 120, > 500)"."""
+    def show(v: int | None) -> str:
+        return str(v) if v is not None else f"> {last}"
+
+    return show(value) + (f" ({', '.join(show(v) for v in runs)})" if runs else "")
+
+
 def table(record: dict) -> str:
     """Markdown table: accuracy at a few action counts, and actions needed for 80/85/90 %."""
     columns = sorted({p["actions"] for d in record["policies"].values() for p in d["points"]})
-    shown = columns if len(columns) <= 6 else [columns[i] for i in np.linspace(0, len(columns) - 1, 5).round().astype(int)]
+    if len(columns) > 10:  # long runs: the first point and every 100 actions
+        shown = [columns[0], *(a for a in columns[1:] if a % 100 == 0)]
+    else:
+        shown = columns if len(columns) <= 6 else [columns[i] for i in np.linspace(0, len(columns) - 1, 5).round().astype(int)]
     head = ["policy", *[f"acc @ {a}" for a in shown], *[f"actions → {int(t * 100)} %" for t in TARGETS]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, data in record["policies"].items():
         by_actions = {p["actions"]: p["test_accuracy"] for p in data["points"]}
         cells = [f"{by_actions[a]:.3f}" if a in by_actions else "–" for a in shown]
-        reach = [str(v) if v is not None else f"> {data['points'][-1]['actions'] if data['points'] else 0}"
-                 for v in data["actions_to_reach"].values()]
+        last = data["points"][-1]["actions"] if data["points"] else 0
+        reach = [_reach_cell(value, data.get("actions_to_reach_runs", {}).get(key), last)
+                 for key, value in data["actions_to_reach"].items()]
         lines.append("| " + " | ".join([name, *cells, *reach]) + " |")
     return "\n".join(lines)
 
@@ -361,14 +417,19 @@ def plot(record: dict, path: Path) -> None:
     figure, axis = plt.subplots(figsize=(8, 5), dpi=110)
     for name, data in record["policies"].items():
         points = data["points"]
-        axis.plot([p["actions"] for p in points], [p["test_accuracy"] for p in points], marker="o", markersize=3, label=name)
+        actions = [p["actions"] for p in points]
+        line, = axis.plot(actions, [p["test_accuracy"] for p in points], marker="o", markersize=3, label=name)
+        if points and "low" in points[0]:
+            axis.fill_between(actions, [p["low"] for p in points], [p["high"] for p in points],
+                              color=line.get_color(), alpha=0.12, linewidth=0)
     for target in TARGETS:
         axis.axhline(target, color="grey", linewidth=0.6, linestyle=":")
     config = record["config"]
+    runs = f", median of {len(record['runs'])} runs (band: lowest-highest)" if "runs" in record else ""
     axis.set_xlabel("human actions (labels + pseudo-label accepts/rejects)")
     axis.set_ylabel("test accuracy of the exported model (Fashion-MNIST test split)")
     axis.set_title(f"Label efficiency: pool {config['pool']}, {config['steps']} steps/round, "
-                   f"{config['batch']} actions/round, {config['backbone']}", fontsize=10)
+                   f"{config['batch']} actions/round, {config['backbone']}{runs}", fontsize=9)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
@@ -377,7 +438,8 @@ def plot(record: dict, path: Path) -> None:
 
 
 def report(record: dict, out: Path) -> None:
-    summarise(record)
+    if "runs" not in record:  # a median record keeps the medians of the runs' own figures
+        summarise(record)
     png, markdown = out.with_suffix(".png"), out.with_suffix(".md")
     plot(record, png)
     markdown.write_text(table(record) + "\n")
@@ -389,6 +451,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.replot:
         report(json.loads(args.replot.read_text()), args.replot)
+        return
+    if args.aggregate:
+        record = aggregate([json.loads(path.read_text()) for path in args.aggregate])
+        write(record, args.out)
+        report(record, args.out)
         return
     unknown = set(args.policies.split(",")) - set(POLICIES)
     if unknown:

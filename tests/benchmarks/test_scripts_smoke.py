@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sslengine.datasets import DEFAULT_FASHION_MNIST_DIR
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py"]
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
@@ -28,6 +30,13 @@ def test_script_answers_help(script: str) -> None:
     assert "usage:" in run_script(script, "--help").stdout
 
 
+needs_fashion_mnist = pytest.mark.skipif(
+    not DEFAULT_FASHION_MNIST_DIR.is_dir(),
+    reason=f"{DEFAULT_FASHION_MNIST_DIR} missing: install Debian's dataset-fashion-mnist (.ci/run does)",
+)
+
+
+@needs_fashion_mnist
 def test_label_efficiency_tiny_run_scores_exported_model_and_counts_review_actions(tmp_path: Path) -> None:
     out = tmp_path / "le.json"
     run_script(SCRIPTS[0], "--pool", "60", "--actions", "10", "--batch", "5", "--steps", "1", "--test-limit", "200",
@@ -48,6 +57,7 @@ def test_speed_tiny_run_reports_rates_and_flops(tmp_path: Path) -> None:
     assert row["train_images_per_s"] > 0 and row["predict_images_per_s"] > 0 and row["forward_mflops_per_image"] > 0
 
 
+@needs_fashion_mnist
 def test_web_load_tiny_run_has_no_errors(tmp_path: Path) -> None:
     try:
         import psycopg
@@ -62,3 +72,27 @@ def test_web_load_tiny_run_has_no_errors(tmp_path: Path) -> None:
     median = json.loads(out.read_text())["median"]
     assert median["next"]["count"] == 4 and median["submit"]["count"] == 4 and median["review_page"]["count"] == 1
     assert sum(m["errors"] for m in median.values()) == 0
+
+
+def _run_record(seed: int, accuracies: list[float]) -> dict:
+    points = [{"actions": 25 * (i + 1), "test_accuracy": a, "labels": 25 * (i + 1), "accepted": 0, "rejected": 0}
+              for i, a in enumerate(accuracies)]
+    return {"command": f"run.py --seed {seed}", "machine": {}, "config": {"seed": seed, "pool": 100, "steps": 1,
+            "batch": 25, "backbone": "cnn-small"}, "policies": {"p": {"description": "d", "points": points}}}
+
+
+def test_label_efficiency_aggregate_takes_medians_over_runs_and_never_reached_counts_as_more(tmp_path: Path) -> None:
+    runs = [_run_record(0, [0.70, 0.81, 0.86]), _run_record(1, [0.60, 0.79, 0.80]), _run_record(2, [0.50, 0.85, 0.84])]
+    paths = []
+    for index, record in enumerate(runs):
+        paths.append(tmp_path / f"seed{index}.json")
+        paths[-1].write_text(json.dumps(record))
+    out = tmp_path / "median.json"
+    table = run_script(SCRIPTS[0], "--aggregate", *map(str, paths), "--out", str(out)).stdout
+
+    policy = json.loads(out.read_text())["policies"]["p"]
+    assert [p["test_accuracy"] for p in policy["points"]] == [0.60, 0.81, 0.84]
+    assert [(p["low"], p["high"]) for p in policy["points"]][0] == (0.50, 0.70)
+    assert policy["actions_to_reach_runs"] == {"0.80": [50, 75, 50], "0.85": [75, None, 50], "0.90": [None, None, None]}
+    assert policy["actions_to_reach"] == {"0.80": 50, "0.85": 75, "0.90": None}
+    assert "75 (75, > 75, 50)" in table and "> 75 (> 75, > 75, > 75)" in table
