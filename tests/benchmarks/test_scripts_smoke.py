@@ -14,7 +14,8 @@ import pytest
 from sslengine.datasets import DEFAULT_FASHION_MNIST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py"]
+SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py",
+           "benchmarks/engine/bn_recalibration.py"]
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
@@ -55,6 +56,16 @@ def test_speed_tiny_run_reports_rates_and_flops(tmp_path: Path) -> None:
                "--predict-images", "64", "--repeats", "1", "--threads", "1", "--out", str(out))
     (row,) = json.loads(out.read_text())["rows"]
     assert row["train_images_per_s"] > 0 and row["predict_images_per_s"] > 0 and row["forward_mflops_per_image"] > 0
+
+
+@needs_fashion_mnist
+def test_bn_recalibration_tiny_run_scores_both_arms_every_round(tmp_path: Path) -> None:
+    out = tmp_path / "bn.json"
+    run_script(SCRIPTS[3], "--algorithms", "supervised", "--seeds", "0", "--pool", "60", "--rounds", "2", "--steps", "1",
+               "--out", str(out))
+    (run,) = json.loads(out.read_text())["algorithms"]["supervised"]["runs"].values()
+    assert [r["labels"] for r in run] == [25, 50]
+    assert all(0.0 <= r["trained_bn"] <= 1.0 and 0.0 <= r["recalibrated_bn"] <= 1.0 for r in run)
 
 
 @needs_fashion_mnist
