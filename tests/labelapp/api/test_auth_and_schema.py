@@ -33,12 +33,13 @@ def test_a_wrong_password_gets_no_token(owner) -> None:
     assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
 
 
-def test_a_bad_token_and_no_credentials_are_refused(project) -> None:
+def test_a_bad_token_and_no_credentials_get_401_with_a_token_challenge(project) -> None:
     client = APIClient()
-    assert client.get("/api/projects/").status_code == 403
+    anonymous = client.get("/api/projects/")
+    assert anonymous.status_code == 401 and anonymous["WWW-Authenticate"] == "Token"
     client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
     response = client.get("/api/projects/clothes/")
-    assert response.status_code in (401, 403) and response.json() == {"detail": "Invalid token."}
+    assert response.status_code == 401 and response.json() == {"detail": "Invalid token."}
 
 
 def test_session_login_works_for_the_api(project, annotator_client) -> None:
