@@ -29,6 +29,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.records import run_header  # noqa: E402
 from sslengine import TrainConfig, Trainer  # noqa: E402
 from sslengine.datasets import ImageSet, load_fashion_mnist  # noqa: E402
 from sslengine.inference import predict, recalibrate_batchnorm  # noqa: E402
@@ -113,8 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     algorithms, seeds = args.algorithms.split(","), [int(s) for s in args.seeds.split(",")]
-    record: dict = {"benchmark": "bn_recalibration", "command": "benchmarks/engine/bn_recalibration.py " + " ".join(sys.argv[1:]),
-                    "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    record: dict = {**run_header("bn_recalibration", "benchmarks/engine/bn_recalibration.py", args),
                     "torch": torch.__version__, "algorithms": {}}
     step = max(1, args.rounds // 4)
     record["shown_labels"] = [args.add * n for n in range(step, args.rounds + 1, step)]

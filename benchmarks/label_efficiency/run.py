@@ -38,6 +38,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.label_efficiency import app_env  # noqa: E402
+from benchmarks.records import run_header  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,8 @@ def run(args: argparse.Namespace) -> dict:
     from django.contrib.auth import get_user_model
 
     record = {
-        "benchmark": "label_efficiency",
-        "command": "benchmarks/label_efficiency/run.py " + " ".join(sys.argv[1:]),
+        **run_header("label_efficiency", "benchmarks/label_efficiency/run.py", args),
         "machine": app_env.machine(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "driver": "labeling services in-process; rounds = round_enqueue + rq.SimpleWorker(burst) on the 'training' queue",
         "database": "SQLite file in a temp DATA_DIR; embedded redis-server",
         "policies": {},

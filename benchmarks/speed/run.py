@@ -161,20 +161,19 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from benchmarks.label_efficiency.app_env import machine
+    from benchmarks.records import run_header
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     peak, peak_source = peak_tflops(device, args.peak_tflops)
     record = {
-        "benchmark": "speed",
-        "command": "benchmarks/speed/run.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        **run_header("speed", "benchmarks/speed/run.py", args, argv),
         "machine": machine(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "precision": "bf16 autocast, channels_last" if device.type == "cuda" else "fp32, channels_last",
         "peak_tflops": peak,
         "peak_source": peak_source,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "rows": [],
     }
     for backbone in args.backbones.split(","):

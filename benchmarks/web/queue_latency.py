@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.records import json_config  # noqa: E402
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,7 +220,7 @@ def run(args: argparse.Namespace) -> dict:
     results = {name: percentiles(values) for name, values in samples.items()}
     results.update(count_queries(project, users, classes))
     return {
-        "config": {**{k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "config": {**json_config(args),
                    "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
                    "postgres": connection.cursor().connection.info.server_version,
                    "load_average_at_end": [round(x, 1) for x in os.getloadavg()]},

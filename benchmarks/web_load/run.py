@@ -47,6 +47,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.label_efficiency import app_env  # noqa: E402
+from benchmarks.records import run_header  # noqa: E402
 
 PASSWORD = "bench-password-1"
 OPERATIONS = ("login", "next", "submit", "review_page")
@@ -487,10 +488,8 @@ def _run(args: argparse.Namespace, url: str) -> dict:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
-        "benchmark": "web_load",
-        "command": "benchmarks/web_load/run.py " + " ".join(sys.argv[1:]),
+        **run_header("web_load", "benchmarks/web_load/run.py", args),
         "machine": app_env.machine(),
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "servers": "daphne (one process) on loopback; PostgreSQL; embedded redis-server; one rq SimpleWorker process, continuous training",
         "repeats": [],
     }
