@@ -36,7 +36,7 @@ from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the t
     small_project,
     worker_env,
 )
-from tests.labelapp.training.test_faults import assert_current_is_complete
+from tests.labelapp.training.test_faults import assert_current_is_complete, sigkill_when
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,12 +77,7 @@ def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_curren
         cwd=REPO, env=worker_env(TRAINING_LOCK_SECONDS="2", DJANGO_SETTINGS_MODULE="labelapp.settings"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
-    try:
-        assert wait_until(marker.exists, timeout=180, interval=0.1), worker.communicate(timeout=5)[0][-3000:]
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        worker.kill()
-        worker.wait()
+    assert sigkill_when(worker, marker.exists, timeout=180), worker.communicate(timeout=5)[0][-3000:]
     assert worker.returncode == -signal.SIGKILL
 
     first = assert_current_is_complete(small_project, 1)

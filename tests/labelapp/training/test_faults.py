@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+from collections.abc import Callable
 
 import pytest
 from sslengine import Trainer
@@ -28,19 +30,27 @@ def assert_current_is_complete(project, number: int) -> ModelVersion:
     return current
 
 
+def sigkill_when(worker: subprocess.Popen, ready: Callable[[], bool], timeout: float) -> bool:
+    """Wait up to ``timeout`` s for ``ready()``, then SIGKILL the worker; it is killed and reaped either way.
+    Returns whether ``ready()`` came true (the worker was killed at that point, not before)."""
+    try:
+        came = wait_until(ready, timeout=timeout, interval=0.1)
+        if came:
+            os.kill(worker.pid, signal.SIGKILL)
+    finally:
+        worker.kill()
+        worker.wait()
+    return came
+
+
 def test_a_worker_killed_mid_round_leaves_the_previous_version_current_and_the_next_round_succeeds(labeled_project):
     assert run_training_round(labeled_project.pk, steps=3) == "done v1"
     assert services.round_enqueue(project_id=labeled_project.pk, seconds=120)
     worker = start_worker(burst=True, TRAINING_LOCK_SECONDS="2")
-    try:
-        in_training = wait_until(
-            lambda: (store.progress_get(labeled_project.pk) or {}).get("type") == "round.progress", timeout=120, interval=0.1
-        )
-        assert in_training, "the worker never reported training progress"
-        os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        worker.kill()
-        worker.wait()
+    in_training = sigkill_when(
+        worker, lambda: (store.progress_get(labeled_project.pk) or {}).get("type") == "round.progress", timeout=120
+    )
+    assert in_training, "the worker never reported training progress"
     assert worker.returncode == -signal.SIGKILL
 
     first = assert_current_is_complete(labeled_project, 1)
