@@ -80,7 +80,7 @@ def recalibrate_batchnorm(model: Network, images: torch.Tensor, count: int, batc
     if count <= 0 or not norms or images.shape[0] == 0:
         return 0
     device = next(model.parameters()).device
-    index = torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).round().long().unique()
+    index = torch.linspace(0, images.shape[0] - 1, min(count, images.shape[0])).round().long()  # steps >= 1: distinct
     saved = [(m, m.momentum) for m in norms]
     was_training = model.training
     for module in norms:
