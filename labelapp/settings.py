@@ -120,8 +120,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Failed logins per username and IP address before a lockout of LOGIN_LOCKOUT_SECONDS (labelapp.lib.login_throttle;
-# counts are kept in the default cache: local memory, one web process).
+# Password checks per username and source (address, or a trusted browser's device cookie) within
+# LOGIN_LOCKOUT_SECONDS (labelapp.lib.login_throttle). Counts live in the default cache: local memory (one
+# web process) unless CACHE_URL points at Redis (several web processes share the counts).
+CACHE_URL = env.env_url("CACHE_URL", "locmem://", schemes={"locmem", "redis", "rediss", "unix"})
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"} if CACHE_URL == "locmem://"
+          else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 AUTHENTICATION_BACKENDS = ["labelapp.lib.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env.env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env.env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
