@@ -21,10 +21,14 @@ PRODUCTION = env.env_bool("PRODUCTION", False)
 DEBUG = env.env_bool("DEBUG", False)
 
 if PRODUCTION:
-    for required in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL"):
+    for required in ("DATABASE_URL", "REDIS_URL"):
         if not env.env_str(required, ""):
             raise ImproperlyConfigured(f"{required} must be set when PRODUCTION=1")
-SECRET_KEY = env.env_str("SECRET_KEY", "") or env.generated_secret(DATA_DIR / "secret_key")
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG=1 is refused when PRODUCTION=1 (it shows settings and stack traces)")
+    SECRET_KEY = env.production_secret_key()
+else:
+    SECRET_KEY = env.env_str("SECRET_KEY", "") or env.generated_secret(DATA_DIR / "secret_key")
 
 ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -92,6 +96,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Sessions and tokens live in this file: created 600 before SQLite opens it (its -wal and -shm files
+    # take the same mode).
+    if str(DATABASES["default"]["NAME"]) != ":memory:":
+        env.private_file(Path(DATABASES["default"]["NAME"]))
     # WAL lets the worker write predictions while the web server reads; wait instead of failing.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
@@ -129,6 +137,17 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 AUTHENTICATION_BACKENDS = ["labelapp.lib.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env.env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env.env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
+# Mail (password reset): off unless EMAIL_HOST is set; the reset page then says so instead of trying
+# an SMTP server on localhost.
+EMAIL_HOST = env.env_str("EMAIL_HOST", "")
+EMAIL_PORT = env.env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env.env_bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 10  # seconds: a slow mail server never holds a request for long
+DEFAULT_FROM_EMAIL = env.env_str("DEFAULT_FROM_EMAIL", "labelapp@localhost")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.dummy.EmailBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "login"

@@ -4,10 +4,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from labelapp.lib.login_throttle import ThrottledLoginView
+from labelapp.lib.password_reset import MailPasswordResetView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),  # before auth.urls: its login, throttled
+    path("accounts/password_reset/", MailPasswordResetView.as_view(), name="password_reset"),  # off without mail
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", include("labelapp.api.urls")),
     path("", include("labelapp.projects.urls")),

@@ -63,18 +63,40 @@ def env_url(name: str, default: str, *, schemes: set[str]) -> str:
 
 
 def data_dir(name: str = "DATA_DIR", default: str = "data") -> Path:
-    """The one folder that holds every piece of state; created when missing."""
+    """The one folder that holds every piece of state (database, sessions, tokens, secrets); created when
+    missing, and readable by its owner only (mode 700, also when it already existed)."""
     path = Path(os.environ.get(name) or default).resolve()
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
     except OSError as exc:
         raise ImproperlyConfigured(f"{name}={str(path)!r} cannot be created: {exc}") from exc
     return path
 
 
+def private_file(path: Path) -> Path:
+    """``path`` created empty when missing, and readable by its owner only (mode 600) either way."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    path.chmod(0o600)
+    return path
+
+
+def production_secret_key(name: str = "SECRET_KEY") -> str:
+    """The production secret: refused when short or repetitive (the bounds of Django's ``check --deploy``)."""
+    value = env_str(name, "")
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set when PRODUCTION=1")
+    if len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure-"):
+        raise ImproperlyConfigured(
+            f"{name} is too weak for PRODUCTION=1: use at least 50 random characters "
+            "(python3 -c 'import secrets; print(secrets.token_urlsafe(60))')")
+    return value
+
+
 def generated_secret(path: Path) -> str:
     """A secret key generated once and kept in ``path`` (mode 600), for the embedded mode only."""
     if path.exists():
+        private_file(path)
         return path.read_text().strip()
     value = secrets.token_urlsafe(50)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

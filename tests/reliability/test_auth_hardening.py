@@ -139,7 +139,7 @@ def test_the_lockout_ends_after_its_window(owner, settings):
 
 
 PRODUCTION_ENV = {
-    "PRODUCTION": "1", "SECRET_KEY": "x" * 60, "DATABASE_URL": "postgres://u:p@db:5432/d",
+    "PRODUCTION": "1", "SECRET_KEY": "x1-y2_z3" * 8, "DATABASE_URL": "postgres://u:p@db:5432/d",
     "REDIS_URL": "redis://redis:6379/0", "ALLOWED_HOSTS": "labels.example.com",
 }
 
@@ -158,7 +158,7 @@ def test_production_mode_has_secure_cookies_hsts_and_https_redirect(tmp_path, mo
     assert values == {
         "SESSION_COOKIE_SECURE": True, "CSRF_COOKIE_SECURE": True, "SESSION_COOKIE_HTTPONLY": True,
         "SECURE_HSTS_SECONDS": 31_536_000, "SECURE_HSTS_INCLUDE_SUBDOMAINS": True, "SECURE_SSL_REDIRECT": True,
-        "SECURE_CONTENT_TYPE_NOSNIFF": True, "X_FRAME_OPTIONS": "DENY", "DEBUG": False, "SECRET_KEY": "x" * 60,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True, "X_FRAME_OPTIONS": "DENY", "DEBUG": False, "SECRET_KEY": "x1-y2_z3" * 8,
     }
     assert not (tmp_path / "secret_key").exists()  # production never falls back to a generated key
 
