@@ -44,7 +44,6 @@ INSTALLED_APPS = [
     "channels",
     "django_rq",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets served locally (no CDN)
     "labelapp.projects",
@@ -187,11 +186,14 @@ TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
 # round runs; a worker killed mid-round frees the project after at most this long.
 TRAINING_LOCK_SECONDS = env.env_int("TRAINING_LOCK_SECONDS", 30, minimum=2)
 
+# API tokens (labelapp.api.models.ApiToken) stop working this many days after they are made.
+API_TOKEN_TTL_DAYS = env.env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
+
 REST_FRAMEWORK = {
     # Token first: a request without credentials gets 401 with "WWW-Authenticate: Token" (the first
     # class names the challenge), not 403; a browser session still authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labelapp.api.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

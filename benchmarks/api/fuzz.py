@@ -47,8 +47,8 @@ def seed() -> dict[str, str]:
 
     django.setup()
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
+    from labelapp.api.services import api_token_create
     from labelapp.projects.models import LabelClass, Membership, Project, Role
     from tests.conftest import make_user
     from tests.labelapp.exports.helpers import tiny_model_train, trained_project_fill
@@ -66,7 +66,7 @@ def seed() -> dict[str, str]:
     trained_project_fill(
         project, owner=users["owner"], annotator=users["annotator"], reviewer=users["reviewer"], model=tiny_model_train()
     )
-    return {role: Token.objects.create(user=user).key for role, user in users.items()}
+    return {role: api_token_create(user=user, name="fuzz")[1] for role, user in users.items()}
 
 
 def wait_for(url: str, timeout: float = 60.0) -> None:

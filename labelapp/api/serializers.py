@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from labelapp.exports.selectors import LabelOptions
 from labelapp.exports.services import LABEL_FORMATS, MODEL_FORMATS
@@ -219,3 +220,16 @@ class ModelExportQuerySerializer(serializers.Serializer):
 
 class TrainingStateSerializer(serializers.Serializer):
     training_enabled = serializers.BooleanField()
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    """Username and password (checked by the throttled login backend), and an optional name for the token."""
+
+    name = serializers.CharField(required=False, default="", allow_blank=True, max_length=100,
+                                 help_text="Shown on the API tokens page, e.g. the script or machine using it.")
+
+
+class TokenCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    token = serializers.CharField(help_text="The key: send it as `Authorization: Token <key>`. Shown only now.")
+    expires_at = serializers.DateTimeField()

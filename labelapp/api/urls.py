@@ -3,14 +3,13 @@ project-scoped resources."""
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from labelapp.api import views
 
 app_name = "api"
 project = "projects/<slug:slug>/"
 urlpatterns = [
-    path("token/", obtain_auth_token, name="token"),
+    path("token/", views.TokenView.as_view(), name="token"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("projects/", views.ProjectList.as_view(), name="projects"),

@@ -19,8 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelapp.api import serializers as s
+from labelapp.api.models import ApiToken
 from labelapp.api.pagination import ViewCursorPagination
 from labelapp.api.permissions import ProjectScoped
+from labelapp.api.services import api_token_create, api_token_revoke
 from labelapp.exports.views import DOWNLOADS
 from labelapp.images.models import Image
 from labelapp.images.services import image_add
@@ -316,3 +318,27 @@ class TrainingSwitch(ProjectScoped, APIView):
     def post(self, request: Request, slug: str) -> Response:
         (training_start if self.switch == "start" else training_stop)(project=self.project)
         return Response({"training_enabled": self.project.training_enabled})
+
+
+class TokenView(APIView):
+    """``POST``: a new API token for a username and password (the login budget applies); ``DELETE``: revoke
+    the token this request is authenticated with."""
+
+    def get_permissions(self):
+        return [] if self.request.method == "POST" else super().get_permissions()
+
+    @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenCreatedSerializer})
+    def post(self, request: Request) -> Response:
+        form = s.TokenRequestSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        token, key = api_token_create(user=form.validated_data["user"], name=form.validated_data["name"])
+        return Response(s.TokenCreatedSerializer({"id": token.pk, "token": key, "expires_at": token.expires_at}).data)
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Revoked."),
+                                            400: OpenApiResponse(description="Not authenticated with a token.")})
+    def delete(self, request: Request) -> Response:
+        if not isinstance(request.auth, ApiToken):
+            return Response({"detail": "Send the token to revoke: DELETE /api/token/ with "
+                                       "'Authorization: Token <key>'."}, status=status.HTTP_400_BAD_REQUEST)
+        api_token_revoke(user=request.user, token_id=request.auth.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)

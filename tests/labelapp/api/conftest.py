@@ -13,12 +13,13 @@ def isolated_files(settings, tmp_path):
 @pytest.fixture
 def api():
     """``api(user)``: a DRF client authenticated with the user's API token (``Authorization: Token …``)."""
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from labelapp.api.services import api_token_create
 
     def client_for(user) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user)[1]}")
         return client
 
     return client_for
