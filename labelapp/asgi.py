@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with session auth."""
+"""ASGI entry point: HTTP through Django (oversized bodies refused first, in daphne's transport and in
+:class:`labelapp.request_limits.RequestBodyLimit`), websockets through Channels with session auth."""
 
 import os
 
@@ -11,11 +12,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from labelapp import server_limits  # noqa: E402
+from labelapp.request_limits import RequestBodyLimit  # noqa: E402
 from labelapp.routing import websocket_urlpatterns  # noqa: E402
+
+server_limits.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -179,7 +179,12 @@ MAX_IMAGE_PIXELS = env.env_int("MAX_IMAGE_PIXELS", 40_000_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 10 * 1024 * 1024, minimum=1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = env.env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000, minimum=1)
+# Request bodies (labelapp.lib.body_limits): larger ones get 413 before they are read. Uploads (the two
+# upload routes, members who may upload) up to MAX_UPLOAD_BYTES; any other route of a logged-in user up to
+# MAX_REQUEST_BYTES; a caller without credentials (login form, /api/token/) up to MAX_ANONYMOUS_REQUEST_BYTES.
 MAX_UPLOAD_BYTES = env.env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1024)
+MAX_REQUEST_BYTES = env.env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
+MAX_ANONYMOUS_REQUEST_BYTES = env.env_int("MAX_ANONYMOUS_REQUEST_BYTES", 64 * 1024, minimum=1024)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
 # A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the
