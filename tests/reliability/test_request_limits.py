@@ -14,7 +14,6 @@ from django.conf import settings
 from django.test import Client
 
 from labelapp.asgi import application
-from labelapp.training.models import ModelVersion  # noqa: F401  (the app registry is ready)
 from tests.labelapp.training.conftest import worker_env
 from tests.reliability.servers import WebServer
 
