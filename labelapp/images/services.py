@@ -23,7 +23,8 @@ from labelapp.images.models import Image
 from labelapp.images.sources import SourceFile, folder_label
 from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.images import InvalidImage, check_image
-from labelapp.projects.models import LabelClass, Project
+from labelapp.projects.models import LabelClass, Project, Role
+from labelapp.projects.selectors import has_role
 from labelapp.projects.services import label_class_add
 
 THUMBNAIL_SIZE = 128
@@ -131,21 +132,28 @@ class ImportReport:
 class _FolderClasses:
     """Maps ImageFolder folder names to classes (case-insensitive).
 
-    Unknown folder names become new classes only while the project has no labels at all (checked
-    once, when the import starts); otherwise their files are refused, so an import never changes
-    the meaning of a trained model's outputs behind the owners' back.
+    Unknown folder names become new classes only when an owner imports (or a command without a
+    user) and only while the project has no labels at all (checked once, when the import starts);
+    otherwise their files are refused, so an import never changes the meaning of a trained model's
+    outputs behind the owners' back, and reviewers never create classes.
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, user: AbstractBaseUser | None) -> None:
         self.project = project
         self.by_name = {label_class.name.lower(): label_class for label_class in project.classes.all()}
-        self.may_create = not Annotation.objects.filter(project=project).exists()
+        self.by_owner = user is None or has_role(user, project, Role.OWNER)
+        self.may_create = self.by_owner and not Annotation.objects.filter(project=project).exists()
         self.created: list[str] = []
 
     def check(self, folder: str) -> None:
         """Raise ``ValidationError`` (a message for the user) when files in ``folder`` must be refused."""
         if folder.lower() not in self.by_name and not self.may_create:
             names = ", ".join(label_class.name for label_class in self.by_name.values())
+            if not self.by_owner:
+                raise ValidationError(
+                    f"folder {folder!r} is not a class of this project (classes: {names}); only the project's "
+                    "owners create classes: ask an owner to add it on the Classes page, or upload without folder labels"
+                )
             raise ValidationError(
                 f"folder {folder!r} is not a class of this project (classes: {names}); the project already "
                 "has labels, so imports do not create classes: add it on the Classes page first"
@@ -178,7 +186,7 @@ def images_import(
     Files at the top level of the source are imported unlabeled.
     """
     report = ImportReport()
-    folder_classes = _FolderClasses(project) if labels_from_folders else None
+    folder_classes = _FolderClasses(project, user) if labels_from_folders else None
     for source in files:
         result = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
         report.results.append(result)
