@@ -37,13 +37,9 @@ def display_name(name: str) -> str:
     return (cleaned or "unnamed")[:255]
 
 
-def _thumbnail_png(data: bytes) -> bytes:
-    with PILImage.open(io.BytesIO(data)) as image:
-        image.seek(0)
-        thumb = image.convert("RGB") if image.mode not in ("L", "RGB") else image.copy()
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+def _png(picture: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
-    thumb.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -58,11 +54,11 @@ def image_add(
     existing = Image.objects.filter(project=project, sha256=digest).first()
     if existing is not None:
         return existing, False
-    checked = check_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    checked, preview = check_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, preview_size=THUMBNAIL_SIZE)
     stem = uuid.uuid4().hex
     folder = f"images/{project.pk}/{stem[:2]}"
     stored = default_storage.save(f"{folder}/{stem}.{checked.extension}", ContentFile(data))
-    thumb = default_storage.save(f"thumbs/{project.pk}/{stem[:2]}/{stem}.png", ContentFile(_thumbnail_png(data)))
+    thumb = default_storage.save(f"thumbs/{project.pk}/{stem[:2]}/{stem}.png", ContentFile(_png(preview)))
     try:
         with transaction.atomic():
             image = Image.objects.create(

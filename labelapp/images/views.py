@@ -39,6 +39,7 @@ def image_list(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "images/list.html", {
         "project": project, "page": page, "show": shown if shown in FILTERS else "",
         "counts": selectors.image_counts(project=project),
+        "skipped": selectors.images_skipped(project=project),
         "can_upload": has_role(request.user, project, UPLOAD_ROLE),
     })
 
