@@ -42,6 +42,7 @@ ORIENTATION = 0x0112  # the EXIF tag
 TURNED = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 BACKGROUND = (255, 255, 255)  # what transparent pixels become
 PREVIEW_SIZE = 128
+REDUCE_BAND_ROWS = 256  # rows of the full-size image reduced at a time
 
 
 class InvalidImage(ValueError):
@@ -124,19 +125,47 @@ def to_channels(image: PILImage.Image, *, grayscale: bool) -> PILImage.Image:
     return image if image.mode == target else image.convert(target)
 
 
+def _target_size(width: int, height: int, *, size: int, square: bool) -> tuple[int, int]:
+    if square:
+        return size, size
+    scale = max(width, height) / size
+    if scale <= 1:
+        return width, height  # previews are never enlarged
+    return max(1, round(width / scale)), max(1, round(height / scale))
+
+
+def _reduced(image: PILImage.Image, factor: tuple[int, int]) -> PILImage.Image:
+    """``image.reduce(factor)`` band by band: Pillow premultiplies an image with alpha into a full-size copy
+    before reducing it, so the bands bound that copy to ``REDUCE_BAND_ROWS`` rows."""
+    step_x, step_y = factor
+    rows = step_y * max(1, REDUCE_BAND_ROWS // step_y)  # whole blocks per band, so bands join exactly
+    width, height = image.size
+    reduced = PILImage.new(image.mode, (-(-width // step_x), -(-height // step_y)))
+    for top in range(0, height, rows):
+        reduced.paste(image.crop((0, top, width, min(top + rows, height))).reduce(factor), (0, top // step_y))
+    return reduced
+
+
 def _decoded(image: PILImage.Image, *, grayscale: bool, size: int, square: bool) -> PILImage.Image:
     """Decode an opened image to L/RGB: ``size``×``size`` when ``square`` (the training cache), else fitted
-    inside that box keeping its aspect (previews, never enlarged)."""
+    inside that box keeping its aspect (previews).
+
+    Memory stays near one copy of the decoded pixels: a box ``reduce`` to about twice the target size
+    comes before anything else touches the full-size image, band by band (Pillow's own ``resize`` and
+    ``reduce`` of an image with alpha would first make a premultiplied full-size copy).
+    """
     if image.format == "JPEG":
         image.draft("L" if grayscale else "RGB", (size, size))  # DCT scaling: decode at 1/2, 1/4 or 1/8
     image.load()
     ImageOps.exif_transpose(image, in_place=True)
     if image.mode in EXPAND_FIRST:
         image = to_channels(image, grayscale=grayscale)
-    if square:
-        image = image.resize((size, size), PILImage.BILINEAR, reducing_gap=2.0)
-    else:
-        image.thumbnail((size, size), PILImage.BILINEAR, reducing_gap=2.0)
+    target = _target_size(*image.size, size=size, square=square)
+    factor = (max(1, image.width // (2 * target[0])), max(1, image.height // (2 * target[1])))
+    if factor != (1, 1):
+        image = _reduced(image, factor)
+    if image.size != target:
+        image = image.resize(target, PILImage.BILINEAR)
     return to_channels(image, grayscale=grayscale)
 
 
