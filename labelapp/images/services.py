@@ -23,8 +23,7 @@ from labelapp.images.models import Image
 from labelapp.images.sources import SourceFile, folder_label
 from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.images import InvalidImage, check_image
-from labelapp.projects.models import LabelClass, Project, Role
-from labelapp.projects.selectors import has_role
+from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.services import label_class_add
 
 THUMBNAIL_SIZE = 128
@@ -128,17 +127,17 @@ class ImportReport:
 class _FolderClasses:
     """Maps ImageFolder folder names to classes (case-insensitive).
 
-    Unknown folder names become new classes only when an owner imports (or a command without a
-    user) and only while the project has no labels at all (checked once, when the import starts);
-    otherwise their files are refused, so an import never changes the meaning of a trained model's
-    outputs behind the owners' back, and reviewers never create classes.
+    Unknown folder names become new classes only when the importer may create classes (owners, and
+    the server's own commands) and only while the project has no labels at all (checked once, when
+    the import starts); otherwise their files are refused, so an import never changes the meaning of
+    a trained model's outputs behind the owners' back, and reviewers never create classes.
     """
 
-    def __init__(self, project: Project, user: AbstractBaseUser | None) -> None:
+    def __init__(self, project: Project, *, by_owner: bool) -> None:
         self.project = project
         self.by_name = {label_class.name.lower(): label_class for label_class in project.classes.all()}
-        self.by_owner = user is None or has_role(user, project, Role.OWNER)
-        self.may_create = self.by_owner and not Annotation.objects.filter(project=project).exists()
+        self.by_owner = by_owner
+        self.may_create = by_owner and not Annotation.objects.filter(project=project).exists()
         self.created: list[str] = []
 
     def check(self, folder: str) -> None:
@@ -173,16 +172,19 @@ def images_import(
     files: Iterable[SourceFile],
     user: AbstractBaseUser | None = None,
     labels_from_folders: bool = False,
+    may_create_classes: bool = True,
     on_result: Callable[[ImportResult], None] | None = None,
 ) -> ImportReport:
     """Import many files; a bad file is refused with a reason and never stops the rest.
 
     With ``labels_from_folders`` the name of the folder holding each file (ImageFolder layout)
     becomes a human label (``labeling.Annotation``, source "human", annotator ``user``).
-    Files at the top level of the source are imported unlabeled.
+    Files at the top level of the source are imported unlabeled. ``may_create_classes`` is False
+    for anyone but the project's owners (web uploads pass the caller's right; commands run by the
+    server's operator keep the default).
     """
     report = ImportReport()
-    folder_classes = _FolderClasses(project, user) if labels_from_folders else None
+    folder_classes = _FolderClasses(project, by_owner=may_create_classes) if labels_from_folders else None
     for source in files:
         result = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
         report.results.append(result)

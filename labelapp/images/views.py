@@ -64,6 +64,7 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         user=request.user,
         labels_from_folders=request.POST.get("labels_from_folders") == "1",
+        may_create_classes=has_role(request.user, project, Role.OWNER),
     )
     return JsonResponse(report.as_dict())
 

@@ -12,6 +12,7 @@ reduced scale (``draft``) when a small result is wanted, and other formats are s
 from __future__ import annotations
 
 import io
+import struct
 import threading
 import warnings
 from collections.abc import Iterator
@@ -83,7 +84,8 @@ def _opened(data: bytes, *, max_pixels: int | None) -> Iterator[PILImage.Image]:
             raise InvalidImage(f"refused as a decompression bomb: {exc}") from exc
         except UnidentifiedImageError as exc:
             raise InvalidImage("not an image (content is not a recognised image format)") from exc
-        except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, ImageCms.PyCMSError) as exc:
+        except (OSError, EOFError, SyntaxError, ValueError, TypeError, KeyError, IndexError, struct.error,
+                ZeroDivisionError, ImageCms.PyCMSError) as exc:  # what Pillow's decoders raise on bad data
             raise InvalidImage(f"corrupt image (cannot be decoded): {exc}") from exc
 
 
@@ -170,8 +172,9 @@ def _decoded(image: PILImage.Image, *, grayscale: bool, size: int, square: bool)
 
 
 def check_image(data: bytes, *, max_pixels: int, preview_size: int = PREVIEW_SIZE) -> tuple[CheckedImage, PILImage.Image]:
-    """Validate ``data`` as an image of an allowed format no larger than ``max_pixels`` and decode it in full
-    (so a later decode cannot fail); returns what it is and a preview fitted in ``preview_size``², in L for
+    """Validate ``data`` as an image of an allowed format no larger than ``max_pixels`` and decode all of it
+    (a JPEG at the preview's DCT scale), through the same conversion as the training cache, so a later
+    decode does not fail; returns what it is and a preview fitted in ``preview_size``², in L for
     one-channel modes and RGB otherwise."""
     with DECODE_SLOTS, _opened(data, max_pixels=max_pixels) as image:
         image_format = image.format or ""

@@ -116,6 +116,11 @@ def _decode(name: str, *, size: int, grayscale: bool) -> np.ndarray | InvalidIma
         return exc
     except OSError as exc:
         return InvalidImage(f"the stored file cannot be read ({exc.strerror or exc})")
+    except MemoryError:
+        raise  # the machine's state, not the image's: the round fails and the next one retries
+    except Exception as exc:  # a decoder's surprise about one file must not stop every later round
+        logger.exception("decoding %s failed unexpectedly", name)
+        return InvalidImage(f"cannot be decoded ({type(exc).__name__}: {exc})")
     array = np.asarray(picture, dtype=np.uint8)
     return array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
 

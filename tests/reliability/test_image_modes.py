@@ -31,6 +31,12 @@ from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the t
 SIDE = (40, 30)
 
 
+@pytest.fixture(autouse=True)
+def own_media_root(settings, tmp_path):
+    """TIFFs and JPEGs stored here do not land among the files other tests list (all PNGs)."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
 def _gradient() -> PILImage.Image:
     """A 40×30 RGB picture whose three channels differ (so a channel mix-up shows) and that no turn or
     flip maps onto itself (so a missed rotation shows): a vertical ramp, a horizontal ramp, a constant."""
