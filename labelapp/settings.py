@@ -185,6 +185,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000,
 MAX_UPLOAD_BYTES = env.env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1024)
 MAX_REQUEST_BYTES = env.env_int("MAX_REQUEST_BYTES", 2 * 1024 * 1024, minimum=1024)
 MAX_ANONYMOUS_REQUEST_BYTES = env.env_int("MAX_ANONYMOUS_REQUEST_BYTES", 64 * 1024, minimum=1024)
+# Zips: uncompressed bytes all the zips of one web request may inflate to, and the largest
+# inflated/compressed ratio of one member (past 1 MiB; image files barely compress, deflate reaches ~1032).
+IMPORT_MAX_REQUEST_BYTES = env.env_int("IMPORT_MAX_REQUEST_BYTES", 2 * 1024 * 1024 * 1024, minimum=1024)
+IMPORT_MAX_ZIP_RATIO = env.env_int("IMPORT_MAX_ZIP_RATIO", 200, minimum=1)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
 # A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the

@@ -13,6 +13,8 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
+import unicodedata
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -221,7 +223,7 @@ class ModelCard:
             "",
             "## Classes",
             "",
-            *[f"{index}. {name}" for index, name in enumerate(card["classes"])],
+            *[f"{index}. {markdown_text(name)}" for index, name in enumerate(card["classes"])],
             "",
             "## Data",
             "",
@@ -238,7 +240,7 @@ class ModelCard:
             lines.append("|---" * (len(_columns(per_class)) + 1) + "|")
             for name, values in per_class.items():
                 row = [_fmt(values.get(col)) if isinstance(values, dict) else _fmt(values) for col in _columns(per_class)]
-                lines.append(f"| {name} | " + " | ".join(row) + " |")
+                lines.append(f"| {markdown_text(name)} | " + " | ".join(row) + " |")
         lines += [
             "",
             "The running accuracy is the model's agreement with human labels it had not trained on when they",
@@ -246,6 +248,25 @@ class ModelCard:
             "",
         ]
         return "\n".join(lines)
+
+
+# CommonMark lets a backslash escape any ASCII punctuation: these start inline markup anywhere
+# (emphasis, code, links, HTML, entities, table cells, strike-through) ...
+_MARKDOWN_INLINE = frozenset("\\`*_[]<>|&~")
+# ... and a leading "1." / "1)" would open a list of its own inside the card's list item.
+_LEADING_ORDINAL = re.compile(r"^(\d+)([.)])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as literal Markdown inline text, where the card writes a class name (after ``N. `` or
+    ``| ``): inline markup characters backslash-escaped, and a leading character that could open a
+    block (``#``, ``-``, ``+``, ``>``, ``=``, ``1.``) escaped too; line breaks and other control or
+    space characters become plain spaces, so a name can never start a line of its own."""
+    flat = "".join(" " if ch.isspace() or unicodedata.category(ch) == "Cc" else ch for ch in text).strip()
+    escaped = "".join("\\" + ch if ch in _MARKDOWN_INLINE else ch for ch in flat)
+    if escaped[:1] in ("#", "-", "+", ">", "=", "."):
+        return "\\" + escaped
+    return _LEADING_ORDINAL.sub(r"\1\\\2", escaped)
 
 
 def _columns(per_class: dict[str, Any]) -> list[str]:

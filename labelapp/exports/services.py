@@ -3,7 +3,6 @@ as TorchScript or ONNX bundles with a model card and a predict example (built on
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import logging
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from labelapp.exports.selectors import LabelOptions, LabelRow, archive_name, class_folders, label_rows
+from labelapp.lib.spreadsheet import SafeCsvWriter
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion
 from sslengine import Trainer
@@ -36,14 +36,14 @@ CHUNK_BYTES = 64 * 1024
 
 
 class _Line:
-    """A write-only "file" for csv.writer that hands back what it was given."""
+    """A write-only "file" for a CSV writer that hands back what it was given."""
 
     def write(self, value: str) -> str:
         return value
 
 
 def _csv_chunks(rows: Iterable[LabelRow]) -> Iterator[bytes]:
-    writer = csv.writer(_Line(), lineterminator="\n")
+    writer = SafeCsvWriter(_Line(), lineterminator="\n")
     yield writer.writerow(CSV_COLUMNS).encode()
     for row in rows:
         confidence = "" if row.confidence is None else repr(row.confidence)

@@ -20,6 +20,10 @@ class Image(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     holdout = models.BooleanField(default=False, help_text="Kept out of training to measure the model.")
+    decode_error = models.CharField(
+        max_length=500, blank=True, default="",
+        help_text="Why the training worker could not decode this image (then it is left out of training).",
+    )
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

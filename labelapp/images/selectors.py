@@ -53,4 +53,13 @@ def image_counts(*, project: Project) -> dict[str, int]:
         "labeled": human + pseudo,
         "human": human,
         "pseudo": pseudo,
+        "skipped": Image.objects.filter(project=project).exclude(decode_error="").count(),
     }
+
+
+SKIPPED_SHOWN = 50
+
+
+def images_skipped(*, project: Project, limit: int = SKIPPED_SHOWN) -> list[Image]:
+    """Images the training worker could not decode (and leaves out of training), oldest first."""
+    return list(Image.objects.filter(project=project).exclude(decode_error="").order_by("id")[:limit])

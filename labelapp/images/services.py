@@ -36,13 +36,9 @@ def display_name(name: str) -> str:
     return (cleaned or "unnamed")[:255]
 
 
-def _thumbnail_png(data: bytes) -> bytes:
-    with PILImage.open(io.BytesIO(data)) as image:
-        image.seek(0)
-        thumb = image.convert("RGB") if image.mode not in ("L", "RGB") else image.copy()
-    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+def _png(picture: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
-    thumb.save(buffer, format="PNG")
+    picture.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -57,11 +53,11 @@ def image_add(
     existing = Image.objects.filter(project=project, sha256=digest).first()
     if existing is not None:
         return existing, False
-    checked = check_image(data, max_pixels=settings.MAX_IMAGE_PIXELS)
+    checked, preview = check_image(data, max_pixels=settings.MAX_IMAGE_PIXELS, preview_size=THUMBNAIL_SIZE)
     stem = uuid.uuid4().hex
     folder = f"images/{project.pk}/{stem[:2]}"
     stored = default_storage.save(f"{folder}/{stem}.{checked.extension}", ContentFile(data))
-    thumb = default_storage.save(f"thumbs/{project.pk}/{stem[:2]}/{stem}.png", ContentFile(_thumbnail_png(data)))
+    thumb = default_storage.save(f"thumbs/{project.pk}/{stem[:2]}/{stem}.png", ContentFile(_png(preview)))
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -131,21 +127,28 @@ class ImportReport:
 class _FolderClasses:
     """Maps ImageFolder folder names to classes (case-insensitive).
 
-    Unknown folder names become new classes only while the project has no labels at all (checked
-    once, when the import starts); otherwise their files are refused, so an import never changes
-    the meaning of a trained model's outputs behind the owners' back.
+    Unknown folder names become new classes only when the importer may create classes (owners, and
+    the server's own commands) and only while the project has no labels at all (checked once, when
+    the import starts); otherwise their files are refused, so an import never changes the meaning of
+    a trained model's outputs behind the owners' back, and reviewers never create classes.
     """
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, by_owner: bool) -> None:
         self.project = project
         self.by_name = {label_class.name.lower(): label_class for label_class in project.classes.all()}
-        self.may_create = not Annotation.objects.filter(project=project).exists()
+        self.by_owner = by_owner
+        self.may_create = by_owner and not Annotation.objects.filter(project=project).exists()
         self.created: list[str] = []
 
     def check(self, folder: str) -> None:
         """Raise ``ValidationError`` (a message for the user) when files in ``folder`` must be refused."""
         if folder.lower() not in self.by_name and not self.may_create:
             names = ", ".join(label_class.name for label_class in self.by_name.values())
+            if not self.by_owner:
+                raise ValidationError(
+                    f"folder {folder!r} is not a class of this project (classes: {names}); only the project's "
+                    "owners create classes: ask an owner to add it on the Classes page, or upload without folder labels"
+                )
             raise ValidationError(
                 f"folder {folder!r} is not a class of this project (classes: {names}); the project already "
                 "has labels, so imports do not create classes: add it on the Classes page first"
@@ -169,16 +172,19 @@ def images_import(
     files: Iterable[SourceFile],
     user: AbstractBaseUser | None = None,
     labels_from_folders: bool = False,
+    may_create_classes: bool = True,
     on_result: Callable[[ImportResult], None] | None = None,
 ) -> ImportReport:
     """Import many files; a bad file is refused with a reason and never stops the rest.
 
     With ``labels_from_folders`` the name of the folder holding each file (ImageFolder layout)
     becomes a human label (``labeling.Annotation``, source "human", annotator ``user``).
-    Files at the top level of the source are imported unlabeled.
+    Files at the top level of the source are imported unlabeled. ``may_create_classes`` is False
+    for anyone but the project's owners (web uploads pass the caller's right; commands run by the
+    server's operator keep the default).
     """
     report = ImportReport()
-    folder_classes = _FolderClasses(project) if labels_from_folders else None
+    folder_classes = _FolderClasses(project, by_owner=may_create_classes) if labels_from_folders else None
     for source in files:
         result = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
         report.results.append(result)

@@ -29,26 +29,56 @@ class SourceFile:
     error: str = ""
 
 
+# A member may inflate to this much whatever its ratio: small files compress arbitrarily well.
+RATIO_FREE_BYTES = MIB
+# The smallest span of a zip entry: its 30-byte local header, then its compressed data.
+LOCAL_HEADER_BYTES = 30
+
+
 @dataclass(frozen=True)
 class ImportLimits:
     """Caps that keep an archive or a folder from exhausting memory or disk."""
 
     max_members: int  # entries in one zip
-    max_total_bytes: int  # uncompressed bytes read from one zip
+    max_total_bytes: int  # uncompressed bytes read from all the zips of one budget (a run, unless given one)
     max_file_bytes: int  # bytes of one image file
+    max_ratio: int = 200  # inflated / compressed bytes of one member (past RATIO_FREE_BYTES); deflate reaches ~1032
 
 
 class InvalidArchive(ValueError):
-    """The whole archive is refused (not a zip, too many members); the message says why."""
+    """The whole archive is refused (not a zip, too many members, overlapping entries); the message says why."""
+
+
+class InflateBudget:
+    """Uncompressed bytes that may still be read from zips, shared by every zip of one request or import run,
+    so many small zips cannot add up to more than one is allowed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    def spend(self, size: int) -> None:
+        self.used += size
 
 
 def import_limits() -> ImportLimits:
-    """The limits in force: settings ``IMPORT_MAX_ZIP_MEMBERS``, ``IMPORT_MAX_ZIP_BYTES``, ``IMPORT_MAX_FILE_BYTES``."""
+    """The limits in force: settings ``IMPORT_MAX_ZIP_MEMBERS``, ``IMPORT_MAX_ZIP_BYTES``, ``IMPORT_MAX_FILE_BYTES``,
+    ``IMPORT_MAX_ZIP_RATIO``."""
     return ImportLimits(
         max_members=getattr(settings, "IMPORT_MAX_ZIP_MEMBERS", 200_000),
         max_total_bytes=getattr(settings, "IMPORT_MAX_ZIP_BYTES", 8 * 1024 * MIB),
         max_file_bytes=getattr(settings, "IMPORT_MAX_FILE_BYTES", 64 * MIB),
+        max_ratio=getattr(settings, "IMPORT_MAX_ZIP_RATIO", 200),
     )
+
+
+def request_budget() -> InflateBudget:
+    """The budget of one web request: setting ``IMPORT_MAX_REQUEST_BYTES`` across all the zips it carries."""
+    return InflateBudget(getattr(settings, "IMPORT_MAX_REQUEST_BYTES", 2 * 1024 * MIB))
 
 
 def folder_label(name: str) -> str | None:
@@ -87,12 +117,31 @@ def zip_member_count(fileobj: BinaryIO) -> int:
         fileobj.seek(0)
 
 
-def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits) -> Iterator[SourceFile]:
+def _check_no_overlap(archive: zipfile.ZipFile) -> None:
+    """Refuse a zip whose entries share bytes (local header offset + compressed size run into the next
+    entry, or past the data into the central directory): one deflate stream listed many times inflates
+    once per listing (Fifield's "better zip bomb", 2019)."""
+    spans = sorted((info.header_offset, info.header_offset + LOCAL_HEADER_BYTES + info.compress_size, info.filename)
+                   for info in archive.infolist())
+    spans.append((archive.start_dir, archive.start_dir, "the central directory"))  # sizes cannot run past the data
+    for (_, end, name), (start, _, next_name) in zip(spans, spans[1:]):
+        if start < end:
+            raise InvalidArchive(
+                f"the zip's entries overlap ({name!r} and {next_name!r} share compressed data), as in a zip bomb; "
+                "refused: re-create the zip with an ordinary tool"
+            )
+
+
+def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits, budget: InflateBudget | None = None) -> Iterator[SourceFile]:
     """Stream a zip's files one at a time, in memory, skipping directories and symlinks.
 
-    Each member is read through a bounded ``read`` (its header's size is not trusted); past the
-    total uncompressed cap the rest of the archive is reported as not imported.
+    A zip with overlapping entries is refused whole. Each member is read through a bounded ``read``
+    (its header's sizes are not trusted) that stops at the file limit, at ``limits.max_ratio`` times
+    its compressed size, and at what is left of ``budget`` (shared by all the zips of one request or
+    run; a fresh one of ``limits.max_total_bytes`` when not given). Past the budget, the rest of the
+    archive is reported as not imported.
     """
+    budget = budget if budget is not None else InflateBudget(limits.max_total_bytes)
     try:
         archive = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -101,30 +150,35 @@ def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits) -> Iterator[SourceFile]
         entries = _zip_entries(archive)
         if len(entries) > limits.max_members:
             raise InvalidArchive(f"the zip has {len(entries)} files, over the limit of {limits.max_members}")
-        total = 0
+        _check_no_overlap(archive)
         for position, info in enumerate(entries):
             if info.file_size > limits.max_file_bytes:
                 yield _too_large(info.filename, limits)
                 continue
+            ratio_cap = max(limits.max_ratio * info.compress_size, RATIO_FREE_BYTES)
+            remaining = budget.remaining
+            cap = min(limits.max_file_bytes, ratio_cap, remaining)
             try:
                 with archive.open(info) as member:
-                    data = member.read(limits.max_file_bytes + 1)
+                    data = member.read(cap + 1)
             except (RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
                 yield SourceFile(info.filename, None, f"cannot be read from the zip ({exc})")
                 continue
-            if len(data) > limits.max_file_bytes:
-                yield _too_large(info.filename, limits)
-                continue
-            total += len(data)
-            if total > limits.max_total_bytes:
+            budget.spend(len(data))
+            if len(data) > remaining:
                 left = len(entries) - position
                 yield SourceFile(
                     info.filename, None,
-                    f"the zip unpacks to more than {_size_text(limits.max_total_bytes)}; "
-                    f"this file and the {left - 1} after it were not imported",
+                    f"the import unpacks to more than {_size_text(budget.limit)} in all; "
+                    f"this file and the {left - 1} after it in this zip were not imported",
                 )
                 return
-            yield SourceFile(info.filename, data)
+            if len(data) > limits.max_file_bytes:
+                yield _too_large(info.filename, limits)
+            elif len(data) > ratio_cap:
+                yield SourceFile(info.filename, None, f"inflates more than {limits.max_ratio}:1 (as in a zip bomb); refused")
+            else:
+                yield SourceFile(info.filename, data)
 
 
 def _read_file(path: Path, name: str, limits: ImportLimits) -> SourceFile:
@@ -161,6 +215,7 @@ def iter_path(path: Path, *, limits: ImportLimits) -> Iterator[SourceFile]:
     """The files of a folder tree (hidden files and symlinks skipped), of a zip, or one file.
 
     Names are relative to ``path`` with ``/`` separators, so ImageFolder labels can be read from them.
+    One call is one run: its zip reads at most ``limits.max_total_bytes`` uncompressed.
     """
     if path.is_dir():
         for file_path in _folder_files(path):
@@ -173,9 +228,10 @@ def iter_path(path: Path, *, limits: ImportLimits) -> Iterator[SourceFile]:
 
 
 def iter_upload(
-    fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits
+    fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits, budget: InflateBudget
 ) -> Iterator[SourceFile]:
-    """One browser upload: a zip's members (streamed, a refused archive reported by name), or the file itself."""
+    """One file of a browser upload: a zip's members (streamed, a refused archive reported by name), or the
+    file itself. ``budget`` is shared by all the files of the request (:func:`request_budget`)."""
     if size > max_upload_bytes:
         yield SourceFile(name, None, f"larger than {_size_text(max_upload_bytes)}")
         return
@@ -183,7 +239,7 @@ def iter_upload(
     fileobj.seek(0)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         try:
-            yield from iter_zip(fileobj, limits=limits)
+            yield from iter_zip(fileobj, limits=limits, budget=budget)
         except InvalidArchive as exc:
             yield SourceFile(name, None, str(exc))
         return

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labelapp.images import selectors, services
 from labelapp.images.models import Image
-from labelapp.images.sources import import_limits, iter_upload
+from labelapp.images.sources import import_limits, iter_upload, request_budget
 from labelapp.lib.images import CONTENT_TYPES
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, has_role
@@ -39,6 +39,7 @@ def image_list(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "images/list.html", {
         "project": project, "page": page, "show": shown if shown in FILTERS else "",
         "counts": selectors.image_counts(project=project),
+        "skipped": selectors.images_skipped(project=project),
         "can_upload": has_role(request.user, project, UPLOAD_ROLE),
     })
 
@@ -53,15 +54,17 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
     uploads = request.FILES.getlist("files")
     if not uploads:
         return JsonResponse({"error": "No files were sent."}, status=400)
+    limits, budget = import_limits(), request_budget()
     report = services.images_import(
         project=project,
         files=chain.from_iterable(
             iter_upload(uploaded, name=uploaded.name or "", size=uploaded.size or 0,
-                        max_upload_bytes=settings.MAX_UPLOAD_BYTES, limits=import_limits())
+                        max_upload_bytes=settings.MAX_UPLOAD_BYTES, limits=limits, budget=budget)
             for uploaded in uploads
         ),
         user=request.user,
         labels_from_folders=request.POST.get("labels_from_folders") == "1",
+        may_create_classes=has_role(request.user, project, Role.OWNER),
     )
     return JsonResponse(report.as_dict())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,22 @@ SETTINGS_FIELDS = (
     "name", "description", "algorithm", "backbone", "strategy", "threshold", "low_confidence_threshold",
     "image_size", "grayscale", "show_model_guess", "holdout_fraction", "round_seconds",
 )
+
+
+# Bidirectional embeddings, overrides and isolates: they make a name display as something else.
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
+def class_name_problem(name: str) -> str:
+    """Why ``name`` cannot be a class name ('' when it can): control characters (ANSI escapes start with
+    one, ESC or CSI) and bidi overrides would reach terminals, spreadsheets and model cards as they are."""
+    for ch in name:
+        if unicodedata.category(ch) == "Cc":
+            kind = "an ANSI escape" if ch in ("\x1b", "\x9b") else "a control character"
+            return f"{kind} (U+{ord(ch):04X})"
+        if ch in BIDI_CONTROLS:
+            return f"a bidirectional text override (U+{ord(ch):04X})"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,10 @@ def _check_class_specs(specs: Sequence[ClassSpec]) -> None:
         raise ValidationError("Every class needs a name.")
     if any(len(name) > CLASS_NAME_MAX for name in names):
         raise ValidationError(f"A class name has at most {CLASS_NAME_MAX} characters.")
+    for spec in specs:
+        problem = class_name_problem(spec.name)
+        if problem:
+            raise ValidationError(f"The class name {spec.name.strip()!r} contains {problem}; remove it.")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValidationError(f"Class names must be unique: {', '.join(repeated)} appear more than once.")

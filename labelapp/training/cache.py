@@ -3,12 +3,15 @@
 One file per project and geometry, ``CACHE_DIR/<project_id>/images-<size>px-<channels>ch.npz``, holding
 ``ids`` (int64, ascending Image ids) and ``images`` (uint8 [N, C, S, S]). A round decodes only the
 images that are not in the file yet, drops deleted ones, and replaces the file atomically (temp file
-in the same folder, fsync, os.replace). The worker process keeps the arrays in memory between rounds
+in the same folder, fsync, os.replace). An image that cannot be decoded (or whose file is gone) is
+left out and flagged with the reason (``Image.decode_error``, shown on the images page): one odd file
+never fails a round, and flagged images are not retried. The worker process keeps the arrays in memory between rounds
 and re-reads the file only when another process changed it.
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +21,12 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from labelapp.images.models import Image
-from labelapp.lib.images import decode_rgb_or_gray
+from labelapp.lib.images import InvalidImage, decode_image
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion
 from sslengine.checkpoint import atomic_write
+
+logger = logging.getLogger(__name__)
 
 DECODE_THREADS = 4
 
@@ -48,6 +53,7 @@ class CacheUpdate:
     cache: ImageCache
     decoded: int  # images decoded in this call
     dropped: int  # cached images whose Image row is gone
+    skipped: int = 0  # images that could not be decoded in this call (now flagged)
 
 
 # Warm copy in this process: cache file -> (its stamp when read or written, cache).
@@ -101,18 +107,36 @@ def _load(project: Project, path: Path) -> ImageCache:
     return cache
 
 
-def _decode(name: str, *, size: int, grayscale: bool) -> np.ndarray:
-    with default_storage.open(name, "rb") as handle:
-        picture = decode_rgb_or_gray(handle.read(), size=size, grayscale=grayscale)
+def _decode(name: str, *, size: int, grayscale: bool) -> np.ndarray | InvalidImage:
+    """The image as uint8 [C, S, S], or the error that says why it cannot be (returned, not raised)."""
+    try:
+        with default_storage.open(name, "rb") as handle:
+            picture = decode_image(handle.read(), size=size, grayscale=grayscale)
+    except InvalidImage as exc:
+        return exc
+    except OSError as exc:
+        return InvalidImage(f"the stored file cannot be read ({exc.strerror or exc})")
+    except MemoryError:
+        raise  # the machine's state, not the image's: the round fails and the next one retries
+    except Exception as exc:  # a decoder's surprise about one file must not stop every later round
+        logger.exception("decoding %s failed unexpectedly", name)
+        return InvalidImage(f"cannot be decoded ({type(exc).__name__}: {exc})")
     array = np.asarray(picture, dtype=np.uint8)
     return array[None, :, :] if array.ndim == 2 else array.transpose(2, 0, 1)
 
 
+def _flag(project: Project, image_id: int, error: InvalidImage) -> None:
+    reason = str(error)[: Image._meta.get_field("decode_error").max_length]
+    logger.warning("project %s: image %s left out of training: %s", project.pk, image_id, reason)
+    Image.objects.filter(pk=image_id).update(decode_error=reason)
+
+
 def cache_update(*, project: Project) -> CacheUpdate:
-    """Bring the project's cache up to date with its Image rows; decode only the new images."""
+    """Bring the project's cache up to date with its Image rows; decode only the new images, flag the
+    ones that cannot be decoded."""
     path = cache_path(project)
     cached = _load(project, path)
-    rows = list(Image.objects.filter(project=project).order_by("id").values_list("id", "file"))
+    rows = list(Image.objects.filter(project=project, decode_error="").order_by("id").values_list("id", "file"))
     live_ids = np.array([image_id for image_id, _ in rows], dtype=np.int64)
     keep = np.isin(cached.ids, live_ids)
     known = set(cached.ids.tolist())
@@ -121,13 +145,17 @@ def cache_update(*, project: Project) -> CacheUpdate:
     if not new_rows and not dropped:
         return CacheUpdate(cache=cached, decoded=0, dropped=0)
     with ThreadPoolExecutor(max_workers=DECODE_THREADS) as pool:
-        decoded = list(
+        results = list(
             pool.map(lambda name: _decode(name, size=project.image_size, grayscale=project.grayscale), [n for _, n in new_rows])
         )
-    ids = np.concatenate([cached.ids[keep], np.array([i for i, _ in new_rows], dtype=np.int64)])
-    images = np.concatenate([cached.images[keep], np.stack(decoded)]) if decoded else cached.images[keep]
+    good = [(image_id, result) for (image_id, _), result in zip(new_rows, results) if isinstance(result, np.ndarray)]
+    for (image_id, _), result in zip(new_rows, results):
+        if isinstance(result, InvalidImage):
+            _flag(project, image_id, result)
+    ids = np.concatenate([cached.ids[keep], np.array([i for i, _ in good], dtype=np.int64)])
+    images = np.concatenate([cached.images[keep], np.stack([a for _, a in good])]) if good else cached.images[keep]
     order = np.argsort(ids, kind="stable")
     cache = ImageCache(ids=ids[order], images=np.ascontiguousarray(images[order]))
     atomic_savez(path, ids=cache.ids, images=cache.images)
     _warm[path] = (_stamp(path), cache)
-    return CacheUpdate(cache=cache, decoded=len(new_rows), dropped=dropped)
+    return CacheUpdate(cache=cache, decoded=len(good), dropped=dropped, skipped=len(new_rows) - len(good))

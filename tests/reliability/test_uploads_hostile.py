@@ -8,21 +8,25 @@ import http.server
 import io
 import json
 import re
+import struct
 import subprocess
 import sys
 import threading
+import time
+import zipfile
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import get_resolver
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
 from labelapp.lib.images import InvalidImage, check_image
 from tests.helpers import fill, walk
-from tests.labelapp.images.helpers import demo_pngs
+from tests.labelapp.images.helpers import demo_pngs, zip_bytes
 from tests.reliability.bombs import BOMBS, SIDE, chunk, png_bomb
 from tests.reliability.servers import REPO
 
@@ -218,3 +222,55 @@ def test_no_import_path_can_fetch_a_url():
     labelapp/ imports an HTTP client."""
     users = {str(p.relative_to(REPO)) for p in (REPO / "labelapp").rglob("*.py") if FETCHERS.search(p.read_text())}
     assert users <= ALLOWED_FETCHERS
+
+
+# ---- zip bombs ---------------------------------------------------------------------------------------
+
+STREAM_MIB = 8  # the hostile pass used 64 MiB x 32 (2 GiB, 11 s); the shape is the same
+
+
+def overlapping_zip(copies: int = 32, mib: int = STREAM_MIB) -> bytes:
+    """A zip whose ``copies`` central-directory entries all point at one deflate stream of ``mib`` MiB of
+    zeros: ~``mib`` KB on the wire, ``copies`` x ``mib`` MiB once inflated by a reader that trusts it."""
+    single = zip_bytes([("a.png", bytes(mib * 1024 * 1024))])
+    eocd = single.rindex(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack("<II", single[eocd + 12 : eocd + 20])
+    record = single[cd_offset : cd_offset + cd_size]
+    tail = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, copies, copies, cd_size * copies, cd_offset, 0)
+    return single[:cd_offset] + record * copies + tail
+
+
+def test_it_refuses_a_zip_whose_entries_share_one_deflate_stream(project, owner_client, tmp_path):
+    data = overlapping_zip()
+    assert len(data) < 100_000
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:  # what a trusting reader would inflate
+        assert sum(info.file_size for info in archive.infolist()) == 32 * STREAM_MIB * 1024 * 1024
+    started = time.perf_counter()
+    body = owner_client.post(f"/p/{project.slug}/images/upload/", {"files": [SimpleUploadedFile("bomb.zip", data)]}).json()
+    assert time.perf_counter() - started < 2
+    assert body["added"] == 0 and body["refused"] == 1
+    assert "entries overlap" in body["results"][0]["reason"]
+    path = tmp_path / "bomb.zip"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="entries overlap"):
+        call_command("import_images", str(path), project=project.slug, verbosity=0)
+    assert not Image.objects.exists()
+
+
+def test_it_caps_the_bytes_inflated_by_all_the_zips_of_one_request(project, owner_client, settings):
+    pngs = demo_pngs(6)
+    settings.IMPORT_MAX_REQUEST_BYTES = sum(len(data) for _, data in pngs[:3])
+    zips = [SimpleUploadedFile(f"part{i}.zip", zip_bytes(list(pngs[2 * i : 2 * i + 2]))) for i in range(3)]
+    body = owner_client.post(f"/p/{project.slug}/images/upload/", {"files": zips}).json()
+    assert body["added"] == 3
+    refused = [result["reason"] for result in body["results"] if result["status"] == "refused"]
+    assert refused and all("unpacks to more than" in reason for reason in refused)
+
+
+def test_it_refuses_a_member_that_inflates_far_more_than_images_do(project, owner_client):
+    """8 MiB of zeros deflate ~1000:1; a member past 200:1 (and past 1 MiB) is refused without being kept."""
+    data = zip_bytes([("flat.png", bytes(8 * 1024 * 1024)), *demo_pngs(1)])
+    body = owner_client.post(f"/p/{project.slug}/images/upload/", {"files": [SimpleUploadedFile("z.zip", data)]}).json()
+    assert body["added"] == 1
+    (refused,) = [result for result in body["results"] if result["status"] == "refused"]
+    assert refused["name"] == "flat.png" and "inflates more than 200:1" in refused["reason"]

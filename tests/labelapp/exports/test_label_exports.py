@@ -158,7 +158,7 @@ def test_exports_are_a_lazy_stream_of_chunks(trained_project, monkeypatch) -> No
     monkeypatch.setattr("labelapp.exports.services.CHUNK_BYTES", 1)  # one chunk per CSV line
     chunks = labels_export_chunks(project=trained_project, fmt="csv", options=ALL)
     first = next(chunks)
-    assert first == (",".join(CSV_COLUMNS) + "\n").encode()
+    assert first == (",".join(f'"{column}"' for column in CSV_COLUMNS) + "\n").encode()
     rest = b"".join(chunks)
     assert rest.count(b"\n") == len(expected_rows(trained_project, ALL))
 
