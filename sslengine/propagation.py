@@ -6,26 +6,79 @@ first labels, before any training round ends.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import torch
+import torch.nn.functional as F
 
 from .inference import Predictions, nearest_neighbours
 
 
+EXACT_SEARCH_LIMIT = 20_000  # up to this many rows the kNN search is exact; above, an inverted file
+
+
+def inverted_file_neighbours(
+    embeddings: torch.Tensor, k: int, lists: int | None = None, probes: int = 8, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Approximate :func:`~sslengine.inference.nearest_neighbours` (cosine similarity, itself excluded)
+    with an inverted file (the IVF index of Jégou et al., TPAMI 2011, without quantisation): k-means
+    into ``lists`` ≈ √N cells, and every row searches only the ``probes`` cells whose centres are
+    nearest to its own cell's centre (more when they hold fewer than k + 1 rows). About
+    ``probes / lists`` of the exact search's work."""
+    from .selection import kmeans  # selection imports inference, like this module
+
+    points = F.normalize(embeddings.float(), dim=1)
+    n = points.shape[0]
+    k = min(k, n - 1)
+    lists = max(1, min(lists or round(math.sqrt(n)), n))
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randperm(n, generator=generator)[: min(n, 40 * lists)]
+    sample_assign = kmeans(points[sample], lists, generator, iterations=10)
+    centres = torch.zeros(lists, points.shape[1]).index_add_(0, sample_assign, points[sample])
+    centres = F.normalize(centres, dim=1)
+    assign = torch.cat([(points[start : start + 8192] @ centres.T).argmax(dim=1) for start in range(0, n, 8192)])
+    order = torch.argsort(assign, stable=True)
+    counts = torch.bincount(assign, minlength=lists)
+    offsets = torch.cat([torch.zeros(1, dtype=torch.int64), counts.cumsum(0)])
+    cell_order = torch.argsort(centres @ centres.T, dim=1, descending=True)
+    similarities = torch.empty(n, k)
+    indices = torch.empty(n, k, dtype=torch.int64)
+    for cell in range(lists):
+        queries = order[offsets[cell] : offsets[cell + 1]]
+        if queries.numel() == 0:
+            continue
+        reach = counts[cell_order[cell]].cumsum(0)
+        wanted = max(probes, int(torch.searchsorted(reach, torch.tensor(k + 1))) + 1)
+        candidates = torch.cat([order[offsets[c] : offsets[c + 1]] for c in cell_order[cell, :wanted].tolist()])
+        scores = points[queries] @ points[candidates].T
+        scores[queries[:, None] == candidates[None, :]] = float("-inf")
+        top = scores.topk(k, dim=1)
+        similarities[queries] = top.values
+        indices[queries] = candidates[top.indices]
+    return similarities, indices
+
+
 def _knn_affinity(embeddings: torch.Tensor, k: int, gamma: float) -> torch.Tensor:
     """Symmetrically normalised affinity D^-1/2 (A + Aᵀ) D^-1/2 of the kNN graph, as a sparse CSR
-    matrix, with A_ij = max(cos(z_i, z_j), 0)^γ for the k nearest neighbours j of i."""
+    matrix, with A_ij = max(cos(z_i, z_j), 0)^γ for the k nearest neighbours j of i (exact search up
+    to ``EXACT_SEARCH_LIMIT`` rows, :func:`inverted_file_neighbours` above)."""
     n = embeddings.shape[0]
-    similarities, neighbours = nearest_neighbours(embeddings, k)
+    search = nearest_neighbours if n <= EXACT_SEARCH_LIMIT else inverted_file_neighbours
+    similarities, neighbours = search(embeddings, k)
     values = similarities.clamp_min(0.0).pow(gamma).flatten()
     rows = torch.arange(n).repeat_interleave(neighbours.shape[1])
     cols = neighbours.flatten()
-    indices = torch.stack([torch.cat([rows, cols]), torch.cat([cols, rows])])
-    affinity = torch.sparse_coo_tensor(indices, torch.cat([values, values]), (n, n)).coalesce()
-    degree = torch.zeros(n).index_add_(0, affinity.indices()[0], affinity.values())
+    rows, cols, values = torch.cat([rows, cols]), torch.cat([cols, rows]), torch.cat([values, values])
+    degree = torch.zeros(n).index_add_(0, rows, values)
     scale = degree.clamp_min(1e-12).rsqrt()
-    i, j = affinity.indices()
-    normalised = torch.sparse_coo_tensor(affinity.indices(), affinity.values() * scale[i] * scale[j], (n, n))
-    return normalised.to_sparse_csr()
+    values = values * scale[rows] * scale[cols]
+    order = torch.argsort(rows * n + cols)  # a pair that are each other's neighbours appears twice: summed
+    crow = torch.cat([torch.zeros(1, dtype=torch.int64), torch.bincount(rows, minlength=n).cumsum(0)])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+        return torch.sparse_csr_tensor(crow, cols[order], values[order], (n, n))
 
 
 def _conjugate_gradient(
@@ -76,7 +129,8 @@ def propagate(
     scores Z are clipped at 0 and normalised per row into probabilities (the paper only takes the
     argmax and an entropy-based certainty, which ``Predictions.entropy`` gives); rows the graph does not
     reach get uniform probabilities; labeled rows are one-hot on their own label. The kNN search is
-    exact and blockwise (:func:`sslengine.inference.nearest_neighbours`), so memory stays bounded.
+    blockwise with bounded memory: exact up to 20,000 rows, an inverted file above
+    (:func:`inverted_file_neighbours`).
     The returned ``embeddings`` are the ones given.
     """
     embeddings = embeddings.float().cpu()

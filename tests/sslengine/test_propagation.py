@@ -58,3 +58,18 @@ def test_it_rejects_labels_outside_the_classes_and_rows_outside_the_embeddings()
         propagate(embeddings, torch.tensor([0]), torch.tensor([2]), num_classes=2)
     with pytest.raises(ValueError, match="labeled_rows must lie"):
         propagate(embeddings, torch.tensor([20]), torch.tensor([0]), num_classes=2)
+
+
+def test_the_inverted_file_search_finds_almost_every_exact_neighbour():
+    from sslengine.inference import nearest_neighbours
+    from sslengine.propagation import inverted_file_neighbours
+
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(40, 16, generator=generator)
+    points = centres[torch.randint(0, 40, (3000,), generator=generator)] + 0.5 * torch.randn(3000, 16, generator=generator)
+    exact_similarities, exact = nearest_neighbours(points, 10)
+    similarities, approximate = inverted_file_neighbours(points, 10)
+    found = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(exact, approximate))
+    assert found / exact.numel() >= 0.95
+    assert not bool((approximate == torch.arange(3000)[:, None]).any())  # never itself
+    assert bool((similarities <= exact_similarities[:, :1] + 1e-5).all())  # never better than exact
