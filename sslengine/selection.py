@@ -205,7 +205,10 @@ def cluster_margin(predictions: Predictions, candidates: torch.Tensor, k: int, g
 
 
 # Pool-first switches from typicality to cluster-margin once there are this many labels per class.
-POOL_FIRST_SWITCH_LABELS_PER_CLASS = 5
+# Measured (benchmarks/engine/switch_point.py, RESULTS.md "Cold start"): with label propagation over
+# a SimCLR embedding of 20,000 Fashion-MNIST images as the model, typicality led cluster-margin and
+# random at every budget up to 20 per class, the largest measured; so the switch is there.
+POOL_FIRST_SWITCH_LABELS_PER_CLASS = 20
 
 
 def _pool_first_phase(predictions: Predictions, candidates: torch.Tensor) -> str:
