@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .inference import Predictions, nearest_neighbours
 
 
-EXACT_SEARCH_LIMIT = 20_000  # up to this many rows the kNN search is exact; above, an inverted file
+EXACT_SEARCH_LIMIT = 5_000  # up to this many rows the kNN search is exact; above, an inverted file
 
 
 def inverted_file_neighbours(
@@ -129,7 +129,7 @@ def propagate(
     scores Z are clipped at 0 and normalised per row into probabilities (the paper only takes the
     argmax and an entropy-based certainty, which ``Predictions.entropy`` gives); rows the graph does not
     reach get uniform probabilities; labeled rows are one-hot on their own label. The kNN search is
-    blockwise with bounded memory: exact up to 20,000 rows, an inverted file above
+    blockwise with bounded memory: exact up to 5,000 rows, an inverted file above
     (:func:`inverted_file_neighbours`).
     The returned ``embeddings`` are the ones given.
     """
