@@ -63,6 +63,13 @@ def random(predictions: Predictions, candidates: torch.Tensor, k: int, generator
     return candidates[torch.randperm(candidates.numel(), generator=generator)[:k]]
 
 
+def _labeled_mask(predictions: Predictions, candidates: torch.Tensor) -> torch.Tensor:
+    """True on the rows that are not candidates: the labeled images."""
+    labeled = torch.ones(len(predictions), dtype=torch.bool)
+    labeled[candidates] = False
+    return labeled
+
+
 def _distance_to_nearest(points: torch.Tensor, centers: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """Euclidean distance from every point to its nearest center, in chunks of centers (bounded memory)."""
     nearest = torch.full((points.shape[0],), float("inf"))
@@ -81,9 +88,7 @@ def k_center(predictions: Predictions, candidates: torch.Tensor, k: int, generat
     """
     embeddings = F.normalize(predictions.embeddings.float(), dim=1)
     pool = embeddings[candidates]
-    is_candidate = torch.zeros(len(predictions), dtype=torch.bool)
-    is_candidate[candidates] = True
-    labeled = embeddings[~is_candidate]
+    labeled = embeddings[_labeled_mask(predictions, candidates)]
     if labeled.shape[0]:
         nearest = _distance_to_nearest(pool, labeled)
         pick = int(nearest.argmax())
@@ -137,12 +142,6 @@ def typicality_scores(points: torch.Tensor, neighbours: int = TYPICALITY_NEIGHBO
     similarities, _ = nearest_neighbours(points, neighbours)
     distances = (2.0 - 2.0 * similarities).clamp_min(0.0).sqrt()
     return 1.0 / distances.mean(dim=1).clamp_min(1e-12)
-
-
-def _labeled_mask(predictions: Predictions, candidates: torch.Tensor) -> torch.Tensor:
-    labeled = torch.ones(len(predictions), dtype=torch.bool)
-    labeled[candidates] = False
-    return labeled
 
 
 @register_strategy("typicality")
