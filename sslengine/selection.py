@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .inference import Predictions, nearest_neighbours
+from .inference import Predictions
+from .propagation import knn_search
 from .registry import Registry
 
 # A strategy ranks ``candidates`` (row indices into the predictions) and returns up to k of them,
@@ -136,10 +137,11 @@ TYPICALITY_MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
 
 def typicality_scores(points: torch.Tensor, neighbours: int = TYPICALITY_NEIGHBOURS) -> torch.Tensor:
     """TypiClust's typicality of every row of L2-normalised ``points``: 1 / mean Euclidean distance
-    to its ``neighbours`` nearest other rows (a single row gets 1); blockwise, bounded memory."""
+    to its ``neighbours`` nearest other rows (a single row gets 1); bounded memory, approximate
+    neighbours in clusters above 5,000 rows (:func:`sslengine.propagation.knn_search`)."""
     if points.shape[0] < 2:
         return torch.ones(points.shape[0])
-    similarities, _ = nearest_neighbours(points, neighbours)
+    similarities, _ = knn_search(points, neighbours)
     distances = (2.0 - 2.0 * similarities).clamp_min(0.0).sqrt()
     return 1.0 / distances.mean(dim=1).clamp_min(1e-12)
 
