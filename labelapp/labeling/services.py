@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import torch
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -59,6 +60,12 @@ class AnnotationConflict(LabelingError):
     """Someone else labeled the image since the submitter last saw it."""
 
     status = 409
+
+
+def labeling_counts_forget(*, project_id: int) -> None:
+    """Drop the project's cached counts once the current transaction commits (at once outside one), so
+    the next page or count request after a label or a decision reads fresh numbers."""
+    transaction.on_commit(lambda: cache.delete(selectors.counts_cache_key(project_id)))
 
 
 def _lock_image(image_id: int, *, skip_locked: bool = False) -> Image | None:
@@ -441,6 +448,7 @@ def pseudo_labels_reject(
         for prediction in predictions
     ]
     ReviewDecision.objects.bulk_create(decisions)
+    labeling_counts_forget(project_id=project.pk)  # bulk_create sends no signal
     return len(decisions)
 
 

@@ -191,3 +191,22 @@ def test_class_hotkeys_follow_the_projects_mapping_and_default_to_their_position
 
 def test_prepare_builds_the_queue_order_of_the_current_version(project, images, version, annotator_client):
     assert post(annotator_client, "prepare", project).json() == {"version": version.number, "size": len(images)}
+
+
+def test_counts_are_fresh_right_after_a_review_a_label_and_an_undo(
+    project, images, version, reviewer_client, django_capture_on_commit_callbacks
+):
+    def counts() -> dict:
+        return reviewer_client.get(url("state", project)).json()
+
+    assert counts()["pseudo"] == 0  # cached now, for 10 s
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[0].pk], "reject": [images[1].pk]})
+    after_review = counts()
+    assert (after_review["pseudo"], after_review["rejected"]) == (1, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "submit", project, {"image": images[2].pk, "class_index": 0})
+    assert counts()["human"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "undo", project)
+    assert counts()["human"] == 0
