@@ -160,6 +160,9 @@ DATA_UPLOAD_MAX_NUMBER_FILES = env.env_int("DATA_UPLOAD_MAX_NUMBER_FILES", 1000,
 MAX_UPLOAD_BYTES = env.env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024, minimum=1024)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
+# Every version's row, metrics, losses and timings are kept forever; the bulky data (prediction rows,
+# checkpoint, embeddings) only of the newest this many versions, the current one and pinned ones.
+TRAINING_KEEP_VERSIONS = env.env_int("TRAINING_KEEP_VERSIONS", 3, minimum=1)
 # A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the
 # round runs; a worker killed mid-round frees the project after at most this long.
 TRAINING_LOCK_SECONDS = env.env_int("TRAINING_LOCK_SECONDS", 30, minimum=2)

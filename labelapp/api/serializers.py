@@ -187,7 +187,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = ["number", "algorithm", "backbone", "human_labels", "pseudo_labels", "images", "steps",
-                  "round_steps", "seconds", "device", "losses", "metrics", "timings", "created_at", "is_current"]
+                  "round_steps", "seconds", "device", "losses", "metrics", "timings", "created_at", "is_current",
+                  "pinned", "pruned_at"]
 
     def get_is_current(self, version: ModelVersion) -> bool:
         return version.project.current_version_id == version.pk

@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -246,6 +246,14 @@ class VersionDetail(_Versions, generics.RetrieveAPIView):
     lookup_field = "number"
 
 
+class Gone(APIException):
+    status_code = 410
+    default_detail = "This version's bulky data was pruned."
+    default_code = "gone"
+
+
+@extend_schema_view(get=extend_schema(responses={200: s.PredictionSerializer(many=True), 410: OpenApiResponse(
+    description="The version's predictions were pruned (only the newest versions and pinned ones keep them)")}))
 class PredictionList(ProjectScoped, generics.ListAPIView):
     """Per-image predictions of one version (reviewers and owners), by image id."""
 
@@ -257,6 +265,8 @@ class PredictionList(ProjectScoped, generics.ListAPIView):
 
     def get_queryset(self):
         version = get_object_or_404(ModelVersion, project=self.project, number=self.kwargs["number"])
+        if version.is_pruned:
+            raise Gone(f"Version {version.number}'s predictions were pruned (its metrics are kept: see the version).")
         return Prediction.objects.filter(version=version)
 
 
@@ -298,7 +308,8 @@ class ExportLabels(ExportDownload):
 
 @extend_schema_view(get=extend_schema(
     parameters=[s.ModelExportQuerySerializer],
-    responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version")},
+    responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version"),
+               410: OpenApiResponse(description="The version was pruned: its checkpoint is gone")},
 ))
 class ExportModel(ExportDownload):
     """Owners: a zip with the model (ONNX or TorchScript), its model card and a predict example."""

@@ -30,6 +30,13 @@ class ModelVersion(models.Model):
         null=True, blank=True, help_text="When the round read its training labels: later labels are unseen by it."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the round made it current; a version without it is a dead round's leftover."
+    )
+    pinned = models.BooleanField(default=False, help_text="Its bulky data is never pruned (set by owners and by exports).")
+    pruned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its predictions, checkpoint and embeddings were deleted (the row stays)."
+    )
 
     class Meta:
         ordering = ["project", "number"]
@@ -37,6 +44,10 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} v{self.number}"
+
+    @property
+    def is_pruned(self) -> bool:
+        return self.pruned_at is not None
 
 
 class Prediction(models.Model):

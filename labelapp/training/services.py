@@ -3,7 +3,7 @@
 A round (:func:`round_run`): update the image cache → read the labels → resume the trainer (warm in
 this process, else from the last checkpoint, else fresh) → train for a bounded slice → save the
 checkpoint atomically → predict every image → write version N's predictions in bulk while N is not
-current → flip the project to N in one transaction → prune versions older than N-1.
+current → flip the project to N in one transaction → prune old versions' bulky data.
 :func:`round_execute` wraps it with the per-project lock, the base-version check (a job delivered
 twice does nothing the second time) and the continuous chain.
 """
@@ -289,20 +289,79 @@ def version_flip(*, project: Project, base: ModelVersion | None, version: ModelV
         locked = Project.objects.select_for_update().get(pk=project.pk)
         if locked.current_version_id != (base.pk if base else None):
             raise StaleBase(f"project {project.pk} moved to another version during the round")
-        version.save(update_fields=["timings"])
+        version.finished_at = timezone.now()
+        version.save(update_fields=["timings", "finished_at"])
         locked.current_version = version
         locked.save(update_fields=["current_version"])
     project.current_version = version
 
 
 def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> int:
-    """Delete some versions of the project: their predictions (cascade), checkpoints and embeddings files."""
+    """Delete some versions of the project: their predictions (cascade), checkpoints and embeddings files.
+    Only for dead rounds' leftovers (never current): a finished version's row is history and stays."""
     doomed = list(versions.filter(project=project))
     for version in doomed:
         checkpoint_path(version.checkpoint).unlink(missing_ok=True)
         embeddings_path(version).unlink(missing_ok=True)
     ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
     return len(doomed)
+
+
+class VersionUnavailable(Exception):
+    """A version cannot be made current: its bulky data was pruned, or a round is running."""
+
+
+def versions_prune(*, project: Project, keep: int | None = None) -> int:
+    """Delete the bulky data (prediction rows, checkpoint, embeddings file) of the project's finished
+    versions except the newest ``keep`` (``settings.TRAINING_KEEP_VERSIONS``), the current one and
+    pinned ones. Rows, counts, metrics, losses and timings stay. Returns how many versions were pruned."""
+    keep = settings.TRAINING_KEEP_VERSIONS if keep is None else keep
+    finished = ModelVersion.objects.filter(project=project, finished_at__isnull=False)
+    newest = list(finished.order_by("-number").values_list("pk", flat=True)[:keep])
+    doomed = list(
+        finished.filter(pruned_at__isnull=True, pinned=False)
+        .exclude(pk__in=newest)
+        .exclude(pk=project.current_version_id)
+    )
+    for version in doomed:
+        Prediction.objects.filter(version=version).delete()
+        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
+        embeddings_path(version).unlink(missing_ok=True)
+        ModelVersion.objects.filter(pk=version.pk).update(pruned_at=timezone.now())
+    return len(doomed)
+
+
+def version_pin(*, version: ModelVersion, pinned: bool = True) -> ModelVersion:
+    """Keep (or stop keeping) a version's bulky data whatever its age; unpinning prunes it at the next round."""
+    ModelVersion.objects.filter(pk=version.pk).update(pinned=pinned)
+    version.pinned = pinned
+    return version
+
+
+def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion:
+    """Make an older (or newer) kept version current again: its predictions serve the queues and the next
+    round resumes from its checkpoint. Refused while a round runs (its flip would fail) and for a version
+    whose bulky data was pruned. The version is pinned, so rolling back never loses it to pruning."""
+    if version.project_id != project.pk:
+        raise VersionUnavailable("That version belongs to another project.")
+    if version.is_pruned or not checkpoint_path(version.checkpoint).is_file():
+        raise VersionUnavailable(
+            f"Version {version.number} was pruned (only the newest {settings.TRAINING_KEEP_VERSIONS} versions and "
+            "pinned ones keep their predictions and checkpoint): it cannot be made current again."
+        )
+    with round_lock(project.pk) as lock:
+        if lock is None:
+            raise VersionUnavailable("A training round is running: stop training or wait for it, then roll back.")
+        version_pin(version=version)
+        with transaction.atomic():
+            locked = Project.objects.select_for_update().get(pk=project.pk)
+            locked.current_version = version
+            locked.save(update_fields=["current_version"])
+        project.current_version = version
+        queue_order_build(project=project)
+    counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
+    _announce(project.pk, events.version_ready(version.number, counts))
+    return version
 
 
 def temp_files_delete(*, project: Project) -> int:
@@ -335,12 +394,16 @@ def round_run(
     started = time.perf_counter()
     project = Project.objects.select_related("current_version").get(pk=project_id)
     base = project.current_version
-    number = (base.number if base else 0) + 1
     if steps is None and seconds is None:
         seconds = float(project_round_seconds(project))
     # Leftovers of a round that died before its flip (never current, maybe half-written).
-    versions_delete(project=project, versions=ModelVersion.objects.filter(number__gte=number))
+    versions_delete(
+        project=project, versions=ModelVersion.objects.filter(finished_at__isnull=True).exclude(pk=project.current_version_id)
+    )
     temp_files_delete(project=project)
+    # After a rollback the base is older than the newest version: numbers keep growing.
+    latest = ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True).first()
+    number = (latest or 0) + 1
     _announce(project.pk, events.round_started(number))
 
     holdout_assign(project=project)
@@ -400,11 +463,9 @@ def round_run(
     version_flip(project=project, base=base, version=version)
     _warm = WarmTrainer(project_id=project.pk, version=(version.pk, version.created_at), trainer=trainer)
 
-    pruned = versions_delete(project=project, versions=ModelVersion.objects.filter(number__lt=number - 1))
-    logger.info("project %s: v%s is current (%s); %s old versions pruned", project.pk, number, version.timings, pruned)
+    pruned = versions_prune(project=project)
+    logger.info("project %s: v%s is current (%s); %s old versions' bulky data pruned", project.pk, number, version.timings, pruned)
     queue_order_build(project=project)  # rank the label queue now, so no annotator waits for it
-    counts = {"human": labels.human, "pseudo": labels.pseudo, "images": len(cache)}
-    _announce(project.pk, events.version_ready(number, counts))
     return version
 
 
@@ -437,6 +498,12 @@ def round_execute(
                 raise
     if Project.objects.filter(pk=project_id, training_enabled=True).exists():
         outcome.enqueued = round_enqueue(project_id=project_id)
+    if outcome.version is not None:
+        # Announced once the lock is released and the next round queued: a page that re-reads the status
+        # on this event sees the state that follows the round ("Round queued", or "Training off").
+        version = outcome.version
+        counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
+        _announce(project_id, events.version_ready(version.number, counts))
     return outcome
 
 
