@@ -7,6 +7,7 @@ const version = versionNode ? JSON.parse(versionNode.textContent) : null;
 const tiles = Array.from(document.querySelectorAll(".tile"));
 let position = 0;
 let busy = false;
+const DONE_KEY = `review-done:${config.slug}`;
 
 function columns() {
   if (tiles.length < 2) return 1;
@@ -35,7 +36,9 @@ async function acceptPage() {
   const accept = tiles.filter((t) => !t.classList.contains("rejected")).map((t) => Number(t.dataset.imageId));
   try {
     const result = await postJSON(config.urls.review_decide, { version, accept, reject });
-    setStatus(`Accepted ${result.accepted}, rejected ${result.rejected}. Loading the next ones…`);
+    const done = `Accepted ${result.accepted}, rejected ${result.rejected}.`;
+    setStatus(`${done} Loading the next ones…`);
+    window.sessionStorage.setItem(DONE_KEY, done); // shown again after the reload
     window.location.reload(); // decided images left the queue: the same cursor now shows the next ones
   } catch (error) {
     setStatus(error.message, true);
@@ -88,5 +91,10 @@ const live = followProject(config, {
   onVersion: (number) => showVersionBanner(number, `Model version ${number} is ready: reload for its pseudo-labels (your marks on this page would be lost).`),
 });
 window.reviewPage = { live };
+const done = window.sessionStorage.getItem(DONE_KEY);
+if (done) {
+  window.sessionStorage.removeItem(DONE_KEY);
+  setStatus(done);
+}
 focus(0);
 document.body.dataset.ready = "1";

@@ -45,8 +45,8 @@ def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloadin
     }])
     page = context.new_page()
     page.set_default_timeout(60_000)
-    with page.expect_response(lambda response: "/training/status/" in response.url):  # the socket opened
-        page.goto(f"{asgi_server}/p/{small_project.slug}/")
+    page.goto(f"{asgi_server}/p/{small_project.slug}/")
+    page.wait_for_selector("html[data-project-socket='open']")
     version = page.locator('#training-panel [data-field="version"]')
     assert version.inner_text() == "none yet"
     page.evaluate("""() => {
