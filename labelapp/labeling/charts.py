@@ -14,7 +14,7 @@ from labelapp.labeling import selectors
 from labelapp.labeling.presenters import classes, page_config
 from labelapp.projects.models import Project
 
-PALETTE = {"human": "#2f6fed", "pseudo": "#1a7f37", "rejected": "#c62828", "holdout": "#8e44ad"}
+PALETTE = {"human": "#2f6fed", "pseudo": "#1a7f37", "rejected": "#c62828", "holdout": "#8e44ad", "prequential": "#d97706"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,11 @@ def dashboard_context(project: Project) -> dict:
             [(v.human_labels, v.metrics["running_accuracy"]) for v in versions if v.metrics.get("running_accuracy") is not None],
         ),
         Series(
+            "prequential accuracy",
+            PALETTE["prequential"],
+            [(v.human_labels, v.metrics["prequential_accuracy"]) for v in versions if v.metrics.get("prequential_accuracy") is not None],
+        ),
+        Series(
             "holdout accuracy",
             PALETTE["holdout"],
             [(v.human_labels, v.metrics["holdout_accuracy"]) for v in versions if v.metrics.get("holdout_accuracy") is not None],
@@ -177,8 +182,12 @@ def dashboard_context(project: Project) -> dict:
         y_format=_percent,
         y_range=(0.0, 1.0),
     )
+    # The held-out slice when the project keeps one (the cleaner figure), else prequential scores:
+    # every human label scored by a version that had not trained on it, accumulated over versions.
+    held_out = bool(metrics.get("holdout_count"))
+    prefix = "holdout_" if held_out else ""
     per_class = [
-        {"name": name, **(metrics.get("per_class") or {}).get(name, {})} for name in names
+        {"name": name, **(metrics.get(f"{prefix}per_class") or {}).get(name, {})} for name in names
     ]
     decided = accepted + rejected
     return {
@@ -189,8 +198,12 @@ def dashboard_context(project: Project) -> dict:
         "acceptance_rate": accepted / decided if decided else None,
         "timeline_chart": timeline_chart,
         "accuracy_chart": accuracy_chart,
-        "confusion_chart": confusion_svg(metrics.get("confusion") or [], names),
+        "confusion_chart": confusion_svg(metrics.get(f"{prefix}confusion") or [], names),
         "per_class": per_class,
+        "metrics_source": (
+            f"on {metrics['holdout_count']} held-out labels" if held_out
+            else f"prequential: {metrics.get('prequential_count') or 0} human labels, each scored by a version that had not trained on it"
+        ),
         "current": current,
         "versions": list(reversed(versions)),
         "config": page_config(project),

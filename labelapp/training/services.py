@@ -206,6 +206,39 @@ def _announce(project_id: int, event: events.Event) -> None:
     events.publish(project_id, event)
 
 
+def _prequential_scores(*, base: ModelVersion | None, labels_until: datetime) -> list[tuple[int, int]]:
+    """``(true, predicted)`` of the human labels given after ``base`` read its training labels and up to
+    ``labels_until`` (when this round read its own), each scored by ``base``'s prediction.
+
+    Prequential evaluation (Dawid 1984, "Present position and potential developments"; Gama et al. 2013,
+    "On evaluating stream learning algorithms"): every label is tested by a model that had not trained on
+    it, before any model trains on it. Departure: the scorer is the newest version that had not seen the
+    label when the next round read it, which can be one version newer than the one the annotator saw
+    (older versions' predictions may be pruned). The intervals of successive rounds do not overlap, so
+    every label counts once; held-out images are left to the held-out figures.
+    """
+    if base is None or base.labels_until is None:
+        return []
+    return list(
+        Prediction.objects.filter(
+            version=base,
+            image__holdout=False,
+            image__annotation__source=Source.HUMAN,
+            image__annotation__updated_at__gt=base.labels_until,
+            image__annotation__updated_at__lte=labels_until,
+        ).values_list("image__annotation__label_class__index", "predicted_index")
+    )
+
+
+def _padded(matrix: list[list[int]] | None, num_classes: int) -> np.ndarray:
+    """A stored confusion matrix as an array grown to ``num_classes`` (classes are only ever added at the end)."""
+    grown = np.zeros((num_classes, num_classes), dtype=np.int64)
+    if matrix:
+        old = np.asarray(matrix, dtype=np.int64)[:num_classes, :num_classes]
+        grown[: old.shape[0], : old.shape[1]] = old
+    return grown
+
+
 def round_metrics(
     *,
     project: Project,
@@ -214,8 +247,15 @@ def round_metrics(
     predictions: Predictions,
     fit: FitResult,
     num_classes: int,
+    labels_until: datetime,
 ) -> dict:
-    """The version's metrics (keys are a contract with the dashboard; see the module README)."""
+    """The version's metrics (keys are a contract with the dashboard; see the module README).
+
+    ``running_*``: the base version's agreement with the human labels given since it read its own.
+    ``per_class``, ``confusion``, ``prequential_*``: prequential scores (:func:`_prequential_scores`)
+    accumulated over every version up to this one, so they need no held-out labels. ``holdout_*``: this
+    version on the optional held-out slice (``holdout_fraction``).
+    """
     running = (
         list(
             Prediction.objects.filter(
@@ -227,6 +267,13 @@ def round_metrics(
         if base is not None and base.labels_until is not None
         else []
     )
+    scored = _prequential_scores(base=base, labels_until=labels_until)
+    earlier = base.metrics.get("confusion") if base is not None and "prequential_count" in base.metrics else None
+    prequential = _padded(earlier, num_classes)  # a version from before prequential metrics starts from zero
+    prequential += metrics.confusion_matrix(
+        np.array([t for t, _ in scored], dtype=np.int64), np.array([p for _, p in scored], dtype=np.int64), num_classes
+    )
+    prequential_count = int(prequential.sum())
     held = list(
         Annotation.objects.filter(project=project, source=Source.HUMAN, image__holdout=True).values_list(
             "image_id", "label_class__index"
@@ -236,16 +283,21 @@ def round_metrics(
     in_cache = np.isin(held_ids, cache.ids)
     held_true = np.array([index for _, index in held], dtype=np.int64)[in_cache]
     held_pred = predictions.predicted.numpy()[cache.rows(held_ids[in_cache])]
-    matrix = metrics.confusion_matrix(held_true, held_pred, num_classes)
+    held_matrix = metrics.confusion_matrix(held_true, held_pred, num_classes)
+    names = class_names(project=project)
     unlabeled = ~np.isin(cache.ids, np.array(Annotation.objects.filter(project=project).values_list("image_id", flat=True)))
     confident = predictions.confidence.numpy() >= project.threshold
     return {
         "running_accuracy": metrics.agreement(np.array([t for t, _ in running]), np.array([p for _, p in running])),
         "running_count": len(running),
+        "prequential_accuracy": float(np.trace(prequential) / prequential_count) if prequential_count else None,
+        "prequential_count": prequential_count,
+        "per_class": metrics.per_class_report(prequential, names),
+        "confusion": prequential.tolist(),
         "holdout_accuracy": metrics.agreement(held_true, held_pred),
         "holdout_count": int(len(held_true)),
-        "per_class": metrics.per_class_report(matrix, class_names(project=project)),
-        "confusion": matrix.tolist(),
+        "holdout_per_class": metrics.per_class_report(held_matrix, names),
+        "holdout_confusion": held_matrix.tolist(),
         "mask_ratio": fit.scalars.get("mask_ratio"),
         "pseudo_label_rate": float(confident[unlabeled].mean()) if unlabeled.any() else None,
     }
@@ -450,7 +502,8 @@ def round_run(
         device=str(trainer.device),
         losses=fit.scalars,
         metrics=round_metrics(
-            project=project, base=base, cache=cache, predictions=predictions, fit=fit, num_classes=num_classes
+            project=project, base=base, cache=cache, predictions=predictions, fit=fit, num_classes=num_classes,
+            labels_until=labels.read_at,
         ),
         labels_until=labels.read_at,
     )
