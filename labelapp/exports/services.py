@@ -194,8 +194,10 @@ def model_card_build(*, version: ModelVersion, meta: ExportMetadata, config: dic
         config=config,
         data={"human_labels": version.human_labels, "pseudo_labels": version.pseudo_labels, "images": version.images},
         metrics=version.metrics,
-        training_seconds=float(version.seconds),
+        training_seconds=float(version.total_seconds),
         steps=version.steps,
+        last_round_steps=version.round_steps,
+        last_round_seconds=float(version.seconds),
         created_at=card_date(version.created_at),
         project=version.project.slug,
     )

@@ -499,6 +499,8 @@ def round_run(
         steps=fit.global_step,
         round_steps=fit.steps,
         seconds=fit.seconds,
+        # resumed (the trainer's steps exceed this round's): the base's total time plus this round's
+        total_seconds=fit.seconds + (base.total_seconds if base is not None and fit.global_step > fit.steps else 0.0),
         device=str(trainer.device),
         losses=fit.scalars,
         metrics=round_metrics(

@@ -3,8 +3,9 @@ from django.db.models import F
 
 
 def finished_existing(apps, schema_editor):
-    """Versions that exist already were all made current once (leftovers were deleted by every round)."""
-    apps.get_model("training", "ModelVersion").objects.update(finished_at=F("created_at"))
+    """Versions that exist already were all made current once (leftovers were deleted by every round); their
+    earlier rounds' times are unknown, so their total is their own round's."""
+    apps.get_model("training", "ModelVersion").objects.update(finished_at=F("created_at"), total_seconds=F("seconds"))
 
 
 class Migration(migrations.Migration):
@@ -18,6 +19,16 @@ class Migration(migrations.Migration):
             model_name='modelversion',
             name='finished_at',
             field=models.DateTimeField(blank=True, help_text="When the round made it current; a version without it is a dead round's leftover.", null=True),
+        ),
+        migrations.AlterField(
+            model_name='modelversion',
+            name='seconds',
+            field=models.FloatField(default=0.0, help_text='Training time of the round that made it.'),
+        ),
+        migrations.AddField(
+            model_name='modelversion',
+            name='total_seconds',
+            field=models.FloatField(default=0.0, help_text='Training time since the first round (like steps).'),
         ),
         migrations.AddField(
             model_name='modelversion',

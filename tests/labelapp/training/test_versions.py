@@ -71,8 +71,11 @@ def test_an_owner_rolls_back_to_a_kept_version_and_the_next_round_resumes_from_i
     assert small_project.current_version.number == 1 and small_project.current_version.pinned
 
     assert run_training_round(small_project.pk, steps=2) == "done v4"  # numbers keep growing
-    fourth = versions(small_project)[4]
+    kept = versions(small_project)
+    fourth = kept[4]
     assert fourth.steps == 2 + 2  # resumed from v1's checkpoint (2 steps), not v3's (6)
+    assert fourth.total_seconds == pytest.approx(kept[1].total_seconds + fourth.seconds)  # v1's lineage, as steps
+    assert kept[3].total_seconds == pytest.approx(sum(kept[n].seconds for n in (1, 2, 3)))
     assert sorted(versions(small_project)) == [1, 2, 3, 4]
 
 
