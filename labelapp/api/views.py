@@ -8,7 +8,7 @@ from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -23,7 +23,7 @@ from labelapp.api.pagination import ViewCursorPagination
 from labelapp.api.permissions import ProjectScoped
 from labelapp.exports.views import DOWNLOADS
 from labelapp.images.models import Image
-from labelapp.images.services import image_add
+from labelapp.images.services import image_add, uploads_import
 from labelapp.images.sources import import_limits
 from labelapp.images.views import UPLOAD_ROLE
 from labelapp.images.views import _serve as serve_image_file  # the images app's headers for member-only files
@@ -74,9 +74,10 @@ class ClassList(ProjectScoped, generics.ListAPIView):
 
 @extend_schema_view(get=extend_schema(parameters=[s.ImageFilterSerializer]))
 class ImageListCreate(ProjectScoped, generics.ListCreateAPIView):
-    """GET: images by id (``?labeled=true|false``). POST (owner or reviewer): upload one image as multipart
-    ``file``; 201 when stored, 200 with ``created: false`` when the same content is already there, 400
-    with the reason when the file is not an acceptable image."""
+    """GET: images by id (``?labeled=true|false``). POST (owner or reviewer), multipart: one image as
+    ``file`` (201 when stored, 200 with ``created: false`` when the same content is already there, 400 with
+    the reason when it is not an acceptable image), or several images or zips as ``files`` (200 with one
+    result per file: added, duplicate or refused with the reason; a bad file never stops the rest)."""
 
     serializer_class = s.ImageSerializer
     pagination_class = ViewCursorPagination
@@ -92,10 +93,22 @@ class ImageListCreate(ProjectScoped, generics.ListCreateAPIView):
         labeled = query.validated_data.get("labeled")
         return images if labeled is None else images.filter(annotation__isnull=labeled == "false")
 
-    @extend_schema(request=s.ImageUploadSerializer, responses={201: s.ImageUploadResultSerializer, 200: s.ImageUploadResultSerializer})
+    @extend_schema(request=s.ImageUploadSerializer, responses={
+        201: s.ImageUploadResultSerializer,
+        200: PolymorphicProxySerializer(
+            component_name="ImageUploadAnswer", serializers=[s.ImageUploadResultSerializer, s.ImageBatchResultSerializer],
+            resource_type_field_name=None,
+        ),
+    })
     def post(self, request: Request, slug: str) -> Response:
         upload = s.ImageUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        if "files" in upload.validated_data:
+            report = uploads_import(
+                project=self.project, uploads=upload.validated_data["files"], user=request.user,
+                labels_from_folders=upload.validated_data["labels_from_folders"],
+            )
+            return Response(report.as_dict(), status=status.HTTP_200_OK)
         file = upload.validated_data["file"]
         limit = min(import_limits().max_file_bytes, settings.MAX_UPLOAD_BYTES)
         if file.size > limit:
