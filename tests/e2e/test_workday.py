@@ -102,3 +102,83 @@ def test_counts_and_the_confirmation_are_right_right_after_accepting_a_review_pa
     assert "Accepted 5, rejected 1." in page.locator("#status").inner_text()  # the confirmation survives the reload
     screenshot(page, "workday-review-after-accept")
     page.context.close()
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[dict, dict]]:
+    return [
+        (a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+        if a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+    ]
+
+
+def test_the_small_things_charts_confusion_header_empty_suspects_and_counts_above_the_fold(
+    project, owner, reviewer, browser, asgi_server, screenshot  # noqa: F811
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labelapp.labeling.models import Annotation, Source
+    from labelapp.projects.models import LabelClass
+    from labelapp.projects.services import label_class_add
+    from labelapp.training.models import ModelVersion
+
+    LabelClass.objects.filter(project=project, name="bag").update(name="ankle-boot")
+    for name in ("pullover", "dress", "coat", "sandal", "sneaker", "t-shirt/top", "handbag-with-strap"):
+        label_class_add(project=project, name=name)
+    images = add_images(project, 8)
+    classes = list(LabelClass.objects.filter(project=project).order_by("index"))
+    start = timezone.now() - timedelta(minutes=100)
+    for n, (image, minutes) in enumerate(zip(images, (0, 1, 2, 3, 97, 98, 99, 99))):  # clustered label times
+        annotation = Annotation.objects.create(project=project, image=image, label_class=classes[n % 3], source=Source.HUMAN)
+        Annotation.objects.filter(pk=annotation.pk).update(created_at=start + timedelta(minutes=minutes))
+    size = len(classes)
+    for humans in (2, 3, 4, 40):  # clustered x values on the accuracy chart
+        version = add_version(project, {image: (0, 0.6) for image in images})  # nothing confident: no suspects
+        confusion = [[(i + j + humans) % 4 for j in range(size)] for i in range(size)]
+        ModelVersion.objects.filter(pk=version.pk).update(human_labels=humans, metrics={
+            "running_accuracy": 0.5, "running_count": 4, "prequential_accuracy": 0.6, "prequential_count": 8,
+            "confusion": confusion, "per_class": {}, "holdout_count": 0,
+        })
+
+    page = open_page(browser, asgi_server, reviewer, f"/p/{project.slug}/dashboard/")
+    page.wait_for_selector("body[data-ready='1']")
+    for chart in page.locator("svg.chart").all()[:2]:  # the two line charts: their x-axis labels
+        height = float(chart.get_attribute("height"))
+        labels = [t for t in chart.locator("text").all() if float(t.get_attribute("y")) == height - 10]
+        assert len(labels) >= 2
+        assert not overlapping([t.bounding_box() for t in labels])
+    matrix = page.locator("svg.chart[aria-label='Confusion matrix']")
+    frame = matrix.bounding_box()
+    for text in matrix.locator("text").all():  # every column and row name fits inside the drawing
+        box = text.bounding_box()
+        assert frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 0.5
+        assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"] + 0.5
+    screenshot(page, "workday-dashboard")
+
+    page.goto(f"{asgi_server}/p/{project.slug}/suspects/")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#empty").is_visible() and not page.locator("#stage").is_visible()
+    screenshot(page, "workday-suspects-empty")
+
+    page.goto(f"{asgi_server}/p/{project.slug}/label/")
+    page.wait_for_selector("body[data-ready='1']")
+    counts = page.locator("#counts").bounding_box()
+    assert counts["y"] + counts["height"] <= VIEWPORT["height"]  # 10 classes, and the counts still show
+    screenshot(page, "workday-label-page")
+    page.context.close()
+
+
+def test_404_and_403_pages_have_the_apps_header_and_a_way_back(login, live_server, owner, outsider, project, screenshot):
+    page = login(outsider)
+    response = page.goto(f"{live_server.url}/p/{project.slug}/")  # another project's page
+    assert response.status == 404
+    assert page.locator("header.topbar .brand").is_visible() and "Not found" in page.locator("h1").inner_text()
+    assert page.locator("#error-page a[href='/']").is_visible()
+    screenshot(page, "workday-404")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    forbidden = client.post(f"/p/{project.slug}/training/start/")  # no CSRF token
+    assert forbidden.status_code == 403
+    body = forbidden.content.decode()
+    assert 'class="topbar"' in body and "Not allowed" in body
