@@ -1,7 +1,8 @@
 /**
  * panels.js: every element marked `data-live-panel` (with an id) follows the project's events.
  *
- * On round.started, version.ready, labels.changed and round.failed, and each time the socket (re)opens, the page's own
+ * On version.ready, labels.changed and round.failed (a round's start and progress are drawn by the
+ * page's own script), and each time the socket (re)opens, the page's own
  * URL is fetched again and each live panel's content is replaced by the server's fresh rendering: the
  * templates stay the one renderer (no copy of their logic in JS). A panel holding the focused field
  * (an open select, a typed input) is left alone until the next refresh, so nobody's choice is reset.
@@ -12,7 +13,7 @@
  */
 import { connectProject } from "./live.js";
 
-const REFRESH_ON = new Set(["round.started", "version.ready", "labels.changed", "round.failed"]);
+const REFRESH_ON = new Set(["version.ready", "labels.changed", "round.failed"]);
 let inFlight = null;
 let again = false;
 

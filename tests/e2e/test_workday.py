@@ -182,3 +182,36 @@ def test_404_and_403_pages_have_the_apps_header_and_a_way_back(login, live_serve
     assert forbidden.status_code == 403
     body = forbidden.content.decode()
     assert 'class="topbar"' in body and "Not allowed" in body
+
+
+def test_question_mark_lists_every_key_and_u_takes_back_the_page_just_reviewed(
+    project, reviewer, browser, asgi_server, screenshot  # noqa: F811
+):
+    images = add_images(project, 6)
+    add_version(project, {image: (index % 3, 0.99) for index, image in enumerate(images)})
+    for path, expected in (("label/", "undo your last label"), ("suspects/", "keep the label")):
+        page = open_page(browser, asgi_server, reviewer, f"/p/{project.slug}/{path}")
+        page.wait_for_selector("body[data-ready='1']")
+        page.keyboard.press("?")
+        assert page.locator("#keys-help").is_visible() and expected in page.locator("#keys-help").inner_text()
+        page.keyboard.press("Escape")
+        assert not page.locator("#keys-help").is_visible()
+        page.context.close()
+
+    page = open_page(browser, asgi_server, reviewer, f"/p/{project.slug}/review/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.keyboard.press("?")
+    help_text = page.locator("#keys-help").inner_text()
+    assert all(key in help_text for key in ("Enter", "accept the page", "undo the page", "next page"))
+    screenshot(page, "workday-review-keys")
+    page.keyboard.press("x")  # ignored while the list is open
+    page.keyboard.press("Escape")
+    assert page.locator(".tile.rejected").count() == 0
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#review-empty")
+    page.wait_for_selector("#undo-page:not([hidden])")
+    page.keyboard.press("u")
+    page.wait_for_selector(".tile")
+    assert page.locator(".tile").count() == 6 and page.locator('[data-count="pseudo"]').inner_text() == "0"
+    assert "Undone: 6 accepted and 0 rejected are back for review." in page.locator("#status").inner_text()
+    page.context.close()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.test import Client
 from django.urls import reverse
 
-from labelapp.labeling.models import Annotation, ReviewDecision
+from labelapp.labeling.models import Annotation, AnnotationEvent, ReviewDecision
 from labelapp.projects.models import LabelClass
 
 from .helpers import add_images, add_version
 
 PAGES = ["label", "low_confidence", "review", "suspects", "dashboard"]
 REVIEWER_PAGES = ["review", "suspects"]
-ACTIONS = ["next", "submit", "undo", "skip", "release", "prepare", "review_decide", "suspect_keep"]
-REVIEWER_ACTIONS = ["review_decide", "suspect_keep"]
+ACTIONS = ["next", "submit", "undo", "skip", "release", "prepare", "review_decide", "review_undo", "suspect_keep"]
+REVIEWER_ACTIONS = ["review_decide", "review_undo", "suspect_keep"]
 READS = ["state", "suspects_items"]
 
 
@@ -210,3 +212,20 @@ def test_counts_are_fresh_right_after_a_review_a_label_and_an_undo(
     with django_capture_on_commit_callbacks(execute=True):
         post(reviewer_client, "undo", project)
     assert counts()["human"] == 0
+
+
+def test_a_reviewer_undoes_the_page_they_just_decided_but_not_older_or_changed_decisions(
+    project, images, version, reviewer_client, annotator_client
+):
+    post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[0].pk, images[1].pk], "reject": [images[2].pk]})
+    post(annotator_client, "submit", project, {"image": images[1].pk, "class_index": 2, "expected_revision": 0})  # relabeled since
+    undone = post(reviewer_client, "review_undo", project, {"images": [images[0].pk, images[1].pk, images[2].pk]}).json()
+    assert undone == {"unaccepted": 1, "unrejected": 1}
+    assert not Annotation.objects.filter(image=images[0]).exists()
+    assert Annotation.objects.get(image=images[1]).source == "human"  # the annotator's label stays
+    assert not ReviewDecision.objects.filter(image=images[2]).exists()
+
+    post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[3].pk]})
+    AnnotationEvent.objects.filter(image=images[3]).update(created_at=timezone.now() - timedelta(seconds=61))
+    assert post(reviewer_client, "review_undo", project, {"images": [images[3].pk]}).json() == {"unaccepted": 0, "unrejected": 0}
+    assert Annotation.objects.filter(image=images[3], source="pseudo").exists()  # over a minute old: kept

@@ -51,9 +51,10 @@ def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloadin
     assert version.inner_text() == "none yet"
     page.evaluate("""() => {
         window.progressSeen = [];
-        const bar = document.querySelector('#training-panel [data-field="progress"]');
-        new MutationObserver(() => window.progressSeen.push(bar.value)).observe(bar, {attributes: true});
-        setInterval(() => { if (!bar.hidden) window.progressSeen.push(bar.value); }, 20);
+        setInterval(() => {  // looked up each time: the panel is rendered again by the server on round events
+            const bar = document.querySelector('#training-panel [data-field="progress"]');
+            if (bar && !bar.hidden) window.progressSeen.push(bar.value);
+        }, 20);
     }""")
 
     # The job's code in another thread (this one runs Playwright's event loop); the worker process
