@@ -191,6 +191,9 @@ IMPORT_MAX_REQUEST_BYTES = env.env_int("IMPORT_MAX_REQUEST_BYTES", 2 * 1024 * 10
 IMPORT_MAX_ZIP_RATIO = env.env_int("IMPORT_MAX_ZIP_RATIO", 200, minimum=1)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
+# Every version's row, metrics, losses and timings are kept forever; the bulky data (prediction rows,
+# checkpoint, embeddings) only of the newest this many versions, the current one and pinned ones.
+TRAINING_KEEP_VERSIONS = env.env_int("TRAINING_KEEP_VERSIONS", 3, minimum=1)
 # A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the
 # round runs; a worker killed mid-round frees the project after at most this long.
 TRAINING_LOCK_SECONDS = env.env_int("TRAINING_LOCK_SECONDS", 30, minimum=2)
@@ -203,7 +206,7 @@ REST_FRAMEWORK = {
     # class names the challenge), not 403; a browser session still authenticates.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "labelapp.api.authentication.ExpiringTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "labelapp.api.permissions.CsrfFirstSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",

@@ -183,10 +183,12 @@ class ModelCard:
     config: dict[str, Any]  # the TrainConfig the model was trained with
     data: dict[str, int]  # counts, e.g. human_labels, pseudo_labels, images
     metrics: dict[str, Any]  # the version's metrics, verbatim
-    training_seconds: float  # cumulative wall time of training
-    steps: int  # optimizer steps since the first round
+    training_seconds: float  # wall time of training over every round since the first
+    steps: int  # optimizer steps over every round since the first
     created_at: str  # ISO 8601 date of the version
     project: str = ""
+    last_round_steps: int = 0  # the round that made this version
+    last_round_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,7 +205,12 @@ class ModelCard:
             "output": self.meta.output_format,
             "data": dict(self.data),
             "metrics": self.metrics,
-            "training": {"seconds": self.training_seconds, "steps": self.steps, "config": self.config},
+            "training": {
+                "steps": self.steps,
+                "seconds": self.training_seconds,
+                "last_round": {"steps": self.last_round_steps, "seconds": self.last_round_seconds},
+                "config": self.config,
+            },
         }
 
     def to_json(self) -> str:
@@ -219,7 +226,8 @@ class ModelCard:
             f"- Algorithm: {card['algorithm']}; backbone: {card['backbone']}",
             f"- Input: {card['input']['format']}, shape {card['input']['shape']}",
             f"- Output: {card['output']}",
-            f"- Training: {card['training']['steps']} steps, {card['training']['seconds']:.1f} s",
+            f"- Training: {card['training']['steps']} steps in {card['training']['seconds']:.1f} s over all rounds; "
+            f"the last round {card['training']['last_round']['steps']} steps in {card['training']['last_round']['seconds']:.1f} s",
             "",
             "## Classes",
             "",

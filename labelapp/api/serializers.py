@@ -94,7 +94,44 @@ class ImageFilterSerializer(serializers.Serializer):
 
 
 class ImageUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="One image file (PNG, JPEG, GIF, BMP, WebP or TIFF), checked by content.")
+    """Either ``file`` (one image) or ``files`` (several images or zips, like the upload page)."""
+
+    file = serializers.FileField(
+        required=False, help_text="One image file (PNG, JPEG, GIF, BMP, WebP or TIFF), checked by content."
+    )
+    files = serializers.ListField(
+        child=serializers.FileField(), required=False, allow_empty=False,
+        help_text="Several image files or zips in one request (repeat the field); the answer has a result per file.",
+    )
+    labels_from_folders = serializers.BooleanField(
+        default=False, help_text="With ``files``: a zip's ImageFolder sub-folder names become human labels."
+    )
+
+    def validate(self, data: dict) -> dict:
+        if "file" not in data and "files" not in data:
+            raise serializers.ValidationError({"file": ["No file was submitted."]})
+        if "file" in data and "files" in data:
+            raise serializers.ValidationError({"files": ["Send one `file` or several `files`, not both."]})
+        return data
+
+
+class ImportResultSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="The file's name in the upload (a zip member's own name).")
+    status = serializers.ChoiceField(choices=["added", "duplicate", "refused"])
+    reason = serializers.CharField(help_text="Why it was refused; empty otherwise.")
+    image_id = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField(allow_null=True, help_text="The class it was labeled with (labels_from_folders).")
+
+
+class ImageBatchResultSerializer(serializers.Serializer):
+    """The answer to an upload of ``files``: counts and one result per file, as the upload page shows."""
+
+    added = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    refused = serializers.IntegerField()
+    labeled = serializers.IntegerField()
+    created_classes = serializers.ListField(child=serializers.CharField())
+    results = ImportResultSerializer(many=True)
 
 
 class ImageUploadResultSerializer(serializers.Serializer):
@@ -188,7 +225,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = ["number", "algorithm", "backbone", "human_labels", "pseudo_labels", "images", "steps",
-                  "round_steps", "seconds", "device", "losses", "metrics", "timings", "created_at", "is_current"]
+                  "round_steps", "seconds", "device", "losses", "metrics", "timings", "created_at", "is_current",
+                  "pinned", "pruned_at"]
 
     def get_is_current(self, version: ModelVersion) -> bool:
         return version.project.current_version_id == version.pk

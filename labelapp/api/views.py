@@ -8,9 +8,9 @@ from django.http import FileResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -25,7 +25,7 @@ from labelapp.api.permissions import ProjectScoped
 from labelapp.api.services import api_token_create, api_token_revoke
 from labelapp.exports.views import DOWNLOADS
 from labelapp.images.models import Image
-from labelapp.images.services import image_add
+from labelapp.images.services import image_add, uploads_import
 from labelapp.images.sources import import_limits
 from labelapp.images.views import UPLOAD_ROLE
 from labelapp.images.views import _serve as serve_image_file  # the images app's headers for member-only files
@@ -34,7 +34,7 @@ from labelapp.labeling.models import Annotation
 from labelapp.labeling.selectors import current_version, review_queue
 from labelapp.lib.images import CONTENT_TYPES, InvalidImage
 from labelapp.projects.models import LabelClass, Project, Role
-from labelapp.projects.selectors import get_project_for_user, projects_for_user
+from labelapp.projects.selectors import get_project_for_user, has_role, projects_for_user
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.services import training_start, training_stop
 
@@ -76,9 +76,10 @@ class ClassList(ProjectScoped, generics.ListAPIView):
 
 @extend_schema_view(get=extend_schema(parameters=[s.ImageFilterSerializer]))
 class ImageListCreate(ProjectScoped, generics.ListCreateAPIView):
-    """GET: images by id (``?labeled=true|false``). POST (owner or reviewer): upload one image as multipart
-    ``file``; 201 when stored, 200 with ``created: false`` when the same content is already there, 400
-    with the reason when the file is not an acceptable image."""
+    """GET: images by id (``?labeled=true|false``). POST (owner or reviewer), multipart: one image as
+    ``file`` (201 when stored, 200 with ``created: false`` when the same content is already there, 400 with
+    the reason when it is not an acceptable image), or several images or zips as ``files`` (200 with one
+    result per file: added, duplicate or refused with the reason; a bad file never stops the rest)."""
 
     serializer_class = s.ImageSerializer
     pagination_class = ViewCursorPagination
@@ -94,10 +95,23 @@ class ImageListCreate(ProjectScoped, generics.ListCreateAPIView):
         labeled = query.validated_data.get("labeled")
         return images if labeled is None else images.filter(annotation__isnull=labeled == "false")
 
-    @extend_schema(request=s.ImageUploadSerializer, responses={201: s.ImageUploadResultSerializer, 200: s.ImageUploadResultSerializer})
+    @extend_schema(request=s.ImageUploadSerializer, responses={
+        201: s.ImageUploadResultSerializer,
+        200: PolymorphicProxySerializer(
+            component_name="ImageUploadAnswer", serializers=[s.ImageUploadResultSerializer, s.ImageBatchResultSerializer],
+            resource_type_field_name=None,
+        ),
+    })
     def post(self, request: Request, slug: str) -> Response:
         upload = s.ImageUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        if "files" in upload.validated_data:
+            report = uploads_import(
+                project=self.project, uploads=upload.validated_data["files"], user=request.user,
+                labels_from_folders=upload.validated_data["labels_from_folders"],
+                may_create_classes=has_role(request.user, self.project, Role.OWNER),
+            )
+            return Response(report.as_dict(), status=status.HTTP_200_OK)
         file = upload.validated_data["file"]
         limit = min(import_limits().max_file_bytes, settings.MAX_UPLOAD_BYTES)
         if file.size > limit:
@@ -248,6 +262,14 @@ class VersionDetail(_Versions, generics.RetrieveAPIView):
     lookup_field = "number"
 
 
+class Gone(APIException):
+    status_code = 410
+    default_detail = "This version's bulky data was pruned."
+    default_code = "gone"
+
+
+@extend_schema_view(get=extend_schema(responses={200: s.PredictionSerializer(many=True), 410: OpenApiResponse(
+    description="The version's predictions were pruned (only the newest versions and pinned ones keep them)")}))
 class PredictionList(ProjectScoped, generics.ListAPIView):
     """Per-image predictions of one version (reviewers and owners), by image id."""
 
@@ -259,6 +281,8 @@ class PredictionList(ProjectScoped, generics.ListAPIView):
 
     def get_queryset(self):
         version = get_object_or_404(ModelVersion, project=self.project, number=self.kwargs["number"])
+        if version.is_pruned:
+            raise Gone(f"Version {version.number}'s predictions were pruned (its metrics are kept: see the version).")
         return Prediction.objects.filter(version=version)
 
 
@@ -300,7 +324,8 @@ class ExportLabels(ExportDownload):
 
 @extend_schema_view(get=extend_schema(
     parameters=[s.ModelExportQuerySerializer],
-    responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version")},
+    responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version"),
+               410: OpenApiResponse(description="The version was pruned: its checkpoint is gone")},
 ))
 class ExportModel(ExportDownload):
     """Owners: a zip with the model (ONNX or TorchScript), its model card and a predict example."""

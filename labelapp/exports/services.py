@@ -21,6 +21,7 @@ from labelapp.exports.selectors import LabelOptions, LabelRow, archive_name, cla
 from labelapp.lib.spreadsheet import SafeCsvWriter
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion
+from labelapp.training.services import version_pin
 from sslengine import Trainer
 from sslengine.export import FORMATS as MODEL_FORMATS
 from sslengine.export import ExportMetadata, ModelCard, card_date, write_bundle
@@ -193,8 +194,10 @@ def model_card_build(*, version: ModelVersion, meta: ExportMetadata, config: dic
         config=config,
         data={"human_labels": version.human_labels, "pseudo_labels": version.pseudo_labels, "images": version.images},
         metrics=version.metrics,
-        training_seconds=float(version.seconds),
+        training_seconds=float(version.total_seconds),
         steps=version.steps,
+        last_round_steps=version.round_steps,
+        last_round_seconds=float(version.seconds),
         created_at=card_date(version.created_at),
         project=version.project.slug,
     )
@@ -211,8 +214,13 @@ def model_bundle_write(*, version: ModelVersion, fmt: str, directory: Path) -> l
     return write_bundle(trainer, directory, card, fmt)
 
 
+class VersionPruned(Exception):
+    """The version's checkpoint was pruned (its row and metrics remain) and no export of it was built before."""
+
+
 def model_export_archive(*, version: ModelVersion, fmt: str) -> Path:
     """A zip of the bundle under ``EXPORT_DIR/<project id>/``, built on first request and reused after.
+    An exported version is pinned: its checkpoint and predictions are never pruned.
 
     The cache key holds the class names, so renaming a class produces a fresh export.
     """
@@ -224,6 +232,12 @@ def model_export_archive(*, version: ModelVersion, fmt: str) -> Path:
     target = folder / f"{version.project.slug}-v{version.number}-{fmt}-{digest}.zip"
     if target.is_file():
         return target
+    if version.is_pruned:
+        raise VersionPruned(
+            f"Version {version.number} was pruned: its counts and metrics are kept, but not its checkpoint, so "
+            "it cannot be exported. Export a kept version, or pin versions to keep them."
+        )
+    version_pin(version=version)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
         files = model_bundle_write(version=version, fmt=fmt, directory=Path(work))

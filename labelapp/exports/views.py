@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -17,6 +17,7 @@ from labelapp.exports.selectors import LabelOptions, version_for_export
 from labelapp.exports.services import (
     CONTENT_TYPES,
     labels_export_chunks,
+    VersionPruned,
     labels_export_filename,
     model_export_archive,
     model_export_filename,
@@ -58,10 +59,13 @@ def labels_response(project: Project, fmt: str, options: LabelOptions) -> Stream
     return response
 
 
-def model_response(version: ModelVersion, fmt: str) -> FileResponse:
-    """The zip of model + card + predict example of ``version``; 404 when its checkpoint is gone."""
+def model_response(version: ModelVersion, fmt: str) -> HttpResponse:
+    """The zip of model + card + predict example of ``version``; 410 with the reason when it was pruned,
+    404 when its checkpoint is gone otherwise."""
     try:
         path = model_export_archive(version=version, fmt=fmt)
+    except VersionPruned as exc:
+        return HttpResponse(str(exc), status=410, content_type="text/plain; charset=utf-8")
     except (FileNotFoundError, ValueError) as exc:  # checkpoint gone, or classes no longer match the model
         raise Http404(str(exc)) from exc
     return FileDownload(

@@ -8,6 +8,7 @@ import io
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
+from itertools import chain
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -15,12 +16,13 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
-from labelapp.images.sources import SourceFile, folder_label
+from labelapp.images.sources import SourceFile, folder_label, import_limits, iter_upload, request_budget
 from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.images import InvalidImage, check_image
 from labelapp.projects.models import LabelClass, Project
@@ -229,3 +231,29 @@ def image_label_human(*, image: Image, label_class: LabelClass, user: AbstractBa
         defaults={"project": image.project, "label_class": label_class, "source": Source.HUMAN, "annotator": user},
     )
     return annotation
+
+
+def uploads_import(
+    *,
+    project: Project,
+    uploads: Iterable[UploadedFile],
+    user: AbstractBaseUser | None,
+    labels_from_folders: bool = False,
+    may_create_classes: bool = False,
+) -> ImportReport:
+    """Files sent in one request (the upload page's ``files``, the API's ``files``): each an image or a zip,
+    with the same caps and per-file results as :func:`images_import`. All the zips of the request share one
+    inflation budget (:func:`~labelapp.images.sources.request_budget`); folder labels create classes only
+    when ``may_create_classes`` (the caller is an owner)."""
+    limits, budget = import_limits(), request_budget()
+    return images_import(
+        project=project,
+        files=chain.from_iterable(
+            iter_upload(uploaded, name=uploaded.name or "", size=uploaded.size or 0,
+                        max_upload_bytes=settings.MAX_UPLOAD_BYTES, limits=limits, budget=budget)
+            for uploaded in uploads
+        ),
+        user=user,
+        labels_from_folders=labels_from_folders,
+        may_create_classes=may_create_classes,
+    )

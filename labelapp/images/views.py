@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import chain
-
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -12,7 +9,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labelapp.images import selectors, services
 from labelapp.images.models import Image
-from labelapp.images.sources import import_limits, iter_upload, request_budget
 from labelapp.lib.images import CONTENT_TYPES
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, has_role
@@ -54,15 +50,8 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
     uploads = request.FILES.getlist("files")
     if not uploads:
         return JsonResponse({"error": "No files were sent."}, status=400)
-    limits, budget = import_limits(), request_budget()
-    report = services.images_import(
-        project=project,
-        files=chain.from_iterable(
-            iter_upload(uploaded, name=uploaded.name or "", size=uploaded.size or 0,
-                        max_upload_bytes=settings.MAX_UPLOAD_BYTES, limits=limits, budget=budget)
-            for uploaded in uploads
-        ),
-        user=request.user,
+    report = services.uploads_import(
+        project=project, uploads=uploads, user=request.user,
         labels_from_folders=request.POST.get("labels_from_folders") == "1",
         may_create_classes=has_role(request.user, project, Role.OWNER),
     )

@@ -14,7 +14,7 @@ from labelapp.labeling import selectors
 from labelapp.labeling.presenters import classes, page_config
 from labelapp.projects.models import Project
 
-PALETTE = {"human": "#2f6fed", "pseudo": "#1a7f37", "rejected": "#c62828", "holdout": "#8e44ad"}
+PALETTE = {"human": "#2f6fed", "pseudo": "#1a7f37", "rejected": "#c62828", "holdout": "#8e44ad", "prequential": "#d97706"}
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,32 @@ class Series:
     name: str
     color: str
     points: list[tuple[float, float]]
+
+
+CHAR_WIDTH = 6.6  # px of one character at font-size 11 (system sans-serif, a little generous)
+
+
+def _text_width(text: str) -> float:
+    return CHAR_WIDTH * len(text)
+
+
+def _spaced(ticks: list[float], centre: Callable[[float], float], label: Callable[[float], str], gap: float = 12) -> list[float]:
+    """The ticks whose labels (centred at ``centre(tick)``) do not overlap: greedily from the first; the last
+    tick is always shown and takes the place of the kept tick it would overlap."""
+
+    def left(tick: float) -> float:
+        return centre(tick) - _text_width(label(tick)) / 2
+
+    def right(tick: float) -> float:
+        return centre(tick) + _text_width(label(tick)) / 2
+
+    kept: list[float] = []
+    for tick in ticks:
+        if not kept or left(tick) >= right(kept[-1]) + gap:
+            kept.append(tick)
+    if len(kept) > 1 and kept[-1] != ticks[-1]:
+        kept[-1] = ticks[-1]
+    return kept
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -71,11 +97,13 @@ def line_chart(
             f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end" font-size="11">{escape(y_format(y))}</text>'
         )
     distinct_xs = sorted(set(xs))
-    x_ticks = distinct_xs if len(distinct_xs) <= 5 else _ticks(x0, x1)
-    for n, x in enumerate(x_ticks):
-        anchor = "start" if n == 0 and len(x_ticks) > 1 else "end" if n == len(x_ticks) - 1 and n else "middle"
+    def label_centre(x: float) -> float:  # under its point, but inside the chart at both ends
+        half = _text_width(x_format(x)) / 2
+        return min(max(sx(x), half + 2), width - half - 2)
+
+    for x in _spaced(distinct_xs if len(distinct_xs) <= 5 else _ticks(x0, x1), label_centre, x_format):
         parts.append(
-            f'<text x="{sx(x):.1f}" y="{height - 10}" text-anchor="{anchor}" font-size="11">{escape(x_format(x))}</text>'
+            f'<text x="{label_centre(x):.1f}" y="{height - 10}" text-anchor="middle" font-size="11">{escape(x_format(x))}</text>'
         )
     legend_x = left
     for s in series:
@@ -99,9 +127,12 @@ def confusion_svg(matrix: list[list[int]], names: list[str], *, cell: int = 34) 
     """The confusion matrix as a heat map: rows true class, columns predicted class, counts in cells."""
     if not matrix:
         return mark_safe('<p class="muted">Confusion matrix: no evaluated labels yet.</p>')
-    label_w, label_h = 90, 70
     size = len(matrix)
-    width, height = label_w + size * cell + 4, label_h + size * cell + 4
+    longest = max((_text_width(str(name)) for name in names[:size]), default=0.0)
+    # Column names are turned 45°: they need their length × sin 45° above the grid and right of it.
+    slant = longest * 0.71
+    label_w, label_h = max(60, int(longest) + 12), max(40, int(slant) + 16)
+    width, height = label_w + size * cell + 4 + int(slant), label_h + size * cell + 4
     peak = max((max(row) for row in matrix), default=0) or 1
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
@@ -165,6 +196,11 @@ def dashboard_context(project: Project) -> dict:
             [(v.human_labels, v.metrics["running_accuracy"]) for v in versions if v.metrics.get("running_accuracy") is not None],
         ),
         Series(
+            "prequential accuracy",
+            PALETTE["prequential"],
+            [(v.human_labels, v.metrics["prequential_accuracy"]) for v in versions if v.metrics.get("prequential_accuracy") is not None],
+        ),
+        Series(
             "holdout accuracy",
             PALETTE["holdout"],
             [(v.human_labels, v.metrics["holdout_accuracy"]) for v in versions if v.metrics.get("holdout_accuracy") is not None],
@@ -177,8 +213,12 @@ def dashboard_context(project: Project) -> dict:
         y_format=_percent,
         y_range=(0.0, 1.0),
     )
+    # The held-out slice when the project keeps one (the cleaner figure), else prequential scores:
+    # every human label scored by a version that had not trained on it, accumulated over versions.
+    held_out = bool(metrics.get("holdout_count"))
+    prefix = "holdout_" if held_out else ""
     per_class = [
-        {"name": name, **(metrics.get("per_class") or {}).get(name, {})} for name in names
+        {"name": name, **(metrics.get(f"{prefix}per_class") or {}).get(name, {})} for name in names
     ]
     decided = accepted + rejected
     return {
@@ -189,8 +229,12 @@ def dashboard_context(project: Project) -> dict:
         "acceptance_rate": accepted / decided if decided else None,
         "timeline_chart": timeline_chart,
         "accuracy_chart": accuracy_chart,
-        "confusion_chart": confusion_svg(metrics.get("confusion") or [], names),
+        "confusion_chart": confusion_svg(metrics.get(f"{prefix}confusion") or [], names),
         "per_class": per_class,
+        "metrics_source": (
+            f"on {metrics['holdout_count']} held-out labels" if held_out
+            else f"prequential: {metrics.get('prequential_count') or 0} human labels, each scored by a version that had not trained on it"
+        ),
         "current": current,
         "versions": list(reversed(versions)),
         "config": page_config(project),

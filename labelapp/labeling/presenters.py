@@ -53,7 +53,7 @@ def leased_image(project: Project, lease: ImageLease) -> dict:
 
 
 def _urls(project: Project) -> dict[str, str]:
-    names = ["next", "submit", "undo", "skip", "release", "state", "prepare", "review_decide", "suspects_items", "suspect_keep"]
+    names = ["next", "submit", "undo", "skip", "release", "state", "prepare", "review_decide", "review_undo", "suspects_items", "suspect_keep"]
     urls = {name: reverse(f"labeling:{name}", args=[project.slug]) for name in names}
     urls["training_status"] = f"/p/{project.slug}/training/status/"
     return urls

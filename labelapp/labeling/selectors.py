@@ -242,12 +242,18 @@ def low_confidence_queue(project: Project, *, version: ModelVersion) -> QuerySet
     )
 
 
+def counts_cache_key(project_id: int) -> str:
+    """The cache key of a project's :func:`labeling_counts` (dropped by every label, decision and image)."""
+    return f"labeling-counts:{project_id}"
+
+
 def labeling_counts(project: Project, *, fresh: bool = False) -> dict[str, int]:
-    """Sizes of the project's queues and labels (cached for a few seconds per project and version)."""
+    """Sizes of the project's queues and labels, cached for a few seconds per project: a new version, a
+    label, a review decision or an image drops the cached value (``labeling.signals``)."""
     version = current_version(project)
-    key = f"labeling-counts:{project.pk}:{version.number if version else 0}"
+    key = counts_cache_key(project.pk)
     counts = None if fresh else cache.get(key)
-    if counts is None:
+    if counts is None or counts["version"] != (version.number if version else 0):
         by_source = dict(
             Annotation.objects.filter(project=project).values_list("source").annotate(n=Count("id")).order_by()
         )

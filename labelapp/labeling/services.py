@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 import torch
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -41,6 +42,7 @@ from sslengine import Predictions, list_strategies, select_indices
 logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
+REVIEW_UNDO_SECONDS = 60  # a reviewed page can be taken back this long after it was decided
 LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
 LEASE_ATTEMPTS = 4
 K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
@@ -59,6 +61,12 @@ class AnnotationConflict(LabelingError):
     """Someone else labeled the image since the submitter last saw it."""
 
     status = 409
+
+
+def labeling_counts_forget(*, project_id: int) -> None:
+    """Drop the project's cached counts once the current transaction commits (at once outside one), so
+    the next page or count request after a label or a decision reads fresh numbers."""
+    transaction.on_commit(lambda: cache.delete(selectors.counts_cache_key(project_id)))
 
 
 def _lock_image(image_id: int, *, skip_locked: bool = False) -> Image | None:
@@ -441,6 +449,7 @@ def pseudo_labels_reject(
         for prediction in predictions
     ]
     ReviewDecision.objects.bulk_create(decisions)
+    labeling_counts_forget(project_id=project.pk)  # bulk_create sends no signal
     return len(decisions)
 
 
@@ -457,6 +466,38 @@ def pseudo_labels_decide(
         rejected = pseudo_labels_reject(project=project, user=user, image_ids=reject_ids, version_number=version_number)
         accepted = pseudo_labels_accept(project=project, user=user, image_ids=accept_ids, version_number=version_number)
     return {"accepted": accepted, "rejected": rejected}
+
+
+def pseudo_labels_undo(*, project: Project, user: AbstractBaseUser, image_ids: Iterable[int]) -> dict[str, int]:
+    """Take back ``user``'s decisions on these images from the last ``REVIEW_UNDO_SECONDS`` (the review page
+    they just decided): accepted pseudo-labels are removed, unless someone changed them since, and
+    rejections are forgotten, so the images are back in the review queue. Older or other people's
+    decisions are left alone. Returns how many accepts and rejects were undone."""
+    since = timezone.now() - timedelta(seconds=REVIEW_UNDO_SECONDS)
+    ids = sorted({int(i) for i in image_ids})
+    unaccepted = 0
+    with transaction.atomic():
+        accepts = AnnotationEvent.objects.select_for_update().filter(
+            project=project, user=user, action=AnnotationEvent.Action.PSEUDO_ACCEPTED, undone=False,
+            image_id__in=ids, created_at__gte=since,
+        ).order_by("image_id")
+        for event in accepts:
+            image = _lock_image(event.image_id)
+            current = Annotation.objects.filter(image=image).first()
+            if current is None or current.source != Source.PSEUDO or current.revision != event.revision:
+                continue  # relabeled since: that label stays
+            current.delete()
+            event.undone = True
+            event.save(update_fields=["undone"])
+            AnnotationEvent.objects.create(
+                project=project, image=image, user=user, action=AnnotationEvent.Action.UNDONE, revision=0,
+                previous_class_id=event.label_class_id, previous_source=event.source, previous_annotator=user,
+            )
+            unaccepted += 1
+        unrejected, _ = ReviewDecision.objects.filter(
+            project=project, user=user, kind=ReviewDecision.Kind.REJECTED, image_id__in=ids, created_at__gte=since
+        ).delete()
+    return {"unaccepted": unaccepted, "unrejected": unrejected}
 
 
 def suspect_keep(*, project: Project, user: AbstractBaseUser, image: Image, version_number: int) -> ReviewDecision:

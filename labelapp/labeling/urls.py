@@ -17,6 +17,7 @@ urlpatterns = [
     path("label/prepare/", views.prepare, name="prepare"),
     path("review/", views.review_page, name="review"),
     path("review/decide/", views.review_decide, name="review_decide"),
+    path("review/undo/", views.review_undo, name="review_undo"),
     path("suspects/", views.suspects_page, name="suspects"),
     path("suspects/items/", views.suspects_items, name="suspects_items"),
     path("suspects/keep/", views.suspect_keep, name="suspect_keep"),

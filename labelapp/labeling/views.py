@@ -166,6 +166,12 @@ def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
     )
 
 
+@require_POST
+@json_endpoint(Role.REVIEWER)
+def review_undo(request: HttpRequest, project: Project, body: dict) -> dict:
+    return services.pseudo_labels_undo(project=project, user=request.user, image_ids=[int(i) for i in body.get("images", [])])
+
+
 @login_required
 @require_GET
 def suspects_page(request: HttpRequest, slug: str) -> HttpResponse:

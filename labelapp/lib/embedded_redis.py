@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -59,3 +61,33 @@ def start(socket_path: Path, *, timeout: float = 10.0, die_with_parent: bool = F
         time.sleep(0.05)
     process.terminate()
     raise RuntimeError(f"embedded redis-server did not answer on {socket_path} within {timeout}s")
+
+
+class Unreachable(Exception):
+    """The configured Redis does not answer; the message says what to do (one line, for a command's user)."""
+
+
+@contextmanager
+def for_command(*, embedded: bool, socket_path: Path, url: str) -> Iterator[subprocess.Popen | None]:
+    """Redis for one management command's lifetime.
+
+    With the embedded default and no server on ``socket_path`` (no ``make run`` going), start one and
+    stop it when the command ends; with one running (``make run``), use it. With an external ``url``
+    (``REDIS_URL``) that does not answer, raise :class:`Unreachable` with what to do.
+    """
+    if embedded:
+        if is_running(socket_path):
+            yield None
+            return
+        process = start(socket_path, die_with_parent=True)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        return
+    try:
+        redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        raise Unreachable(f"Redis at {url} does not answer ({exc}): start it, or unset REDIS_URL to use the embedded one") from exc
+    yield None

@@ -21,7 +21,8 @@ class ModelVersion(models.Model):
     images = models.PositiveIntegerField(default=0)
     steps = models.PositiveIntegerField(default=0, help_text="Optimizer steps since the first round.")
     round_steps = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0.0)
+    seconds = models.FloatField(default=0.0, help_text="Training time of the round that made it.")
+    total_seconds = models.FloatField(default=0.0, help_text="Training time since the first round (like steps).")
     device = models.CharField(max_length=40, blank=True)
     losses = models.JSONField(default=dict)
     metrics = models.JSONField(default=dict)
@@ -30,6 +31,13 @@ class ModelVersion(models.Model):
         null=True, blank=True, help_text="When the round read its training labels: later labels are unseen by it."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the round made it current; a version without it is a dead round's leftover."
+    )
+    pinned = models.BooleanField(default=False, help_text="Its bulky data is never pruned (set by owners and by exports).")
+    pruned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its predictions, checkpoint and embeddings were deleted (the row stays)."
+    )
 
     class Meta:
         ordering = ["project", "number"]
@@ -37,6 +45,10 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} v{self.number}"
+
+    @property
+    def is_pruned(self) -> bool:
+        return self.pruned_at is not None
 
 
 class Prediction(models.Model):

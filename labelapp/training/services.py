@@ -3,7 +3,7 @@
 A round (:func:`round_run`): update the image cache → read the labels → resume the trainer (warm in
 this process, else from the last checkpoint, else fresh) → train for a bounded slice → save the
 checkpoint atomically → predict every image → write version N's predictions in bulk while N is not
-current → flip the project to N in one transaction → prune versions older than N-1.
+current → flip the project to N in one transaction → prune old versions' bulky data.
 :func:`round_execute` wraps it with the per-project lock, the base-version check (a job delivered
 twice does nothing the second time) and the continuous chain.
 """
@@ -206,6 +206,39 @@ def _announce(project_id: int, event: events.Event) -> None:
     events.publish(project_id, event)
 
 
+def _prequential_scores(*, base: ModelVersion | None, labels_until: datetime) -> list[tuple[int, int]]:
+    """``(true, predicted)`` of the human labels given after ``base`` read its training labels and up to
+    ``labels_until`` (when this round read its own), each scored by ``base``'s prediction.
+
+    Prequential evaluation (Dawid 1984, "Present position and potential developments"; Gama et al. 2013,
+    "On evaluating stream learning algorithms"): every label is tested by a model that had not trained on
+    it, before any model trains on it. Departure: the scorer is the newest version that had not seen the
+    label when the next round read it, which can be one version newer than the one the annotator saw
+    (older versions' predictions may be pruned). The intervals of successive rounds do not overlap, so
+    every label counts once; held-out images are left to the held-out figures.
+    """
+    if base is None or base.labels_until is None:
+        return []
+    return list(
+        Prediction.objects.filter(
+            version=base,
+            image__holdout=False,
+            image__annotation__source=Source.HUMAN,
+            image__annotation__updated_at__gt=base.labels_until,
+            image__annotation__updated_at__lte=labels_until,
+        ).values_list("image__annotation__label_class__index", "predicted_index")
+    )
+
+
+def _padded(matrix: list[list[int]] | None, num_classes: int) -> np.ndarray:
+    """A stored confusion matrix as an array grown to ``num_classes`` (classes are only ever added at the end)."""
+    grown = np.zeros((num_classes, num_classes), dtype=np.int64)
+    if matrix:
+        old = np.asarray(matrix, dtype=np.int64)[:num_classes, :num_classes]
+        grown[: old.shape[0], : old.shape[1]] = old
+    return grown
+
+
 def round_metrics(
     *,
     project: Project,
@@ -214,8 +247,15 @@ def round_metrics(
     predictions: Predictions,
     fit: FitResult,
     num_classes: int,
+    labels_until: datetime,
 ) -> dict:
-    """The version's metrics (keys are a contract with the dashboard; see the module README)."""
+    """The version's metrics (keys are a contract with the dashboard; see the module README).
+
+    ``running_*``: the base version's agreement with the human labels given since it read its own.
+    ``per_class``, ``confusion``, ``prequential_*``: prequential scores (:func:`_prequential_scores`)
+    accumulated over every version up to this one, so they need no held-out labels. ``holdout_*``: this
+    version on the optional held-out slice (``holdout_fraction``).
+    """
     running = (
         list(
             Prediction.objects.filter(
@@ -227,6 +267,13 @@ def round_metrics(
         if base is not None and base.labels_until is not None
         else []
     )
+    scored = _prequential_scores(base=base, labels_until=labels_until)
+    earlier = base.metrics.get("confusion") if base is not None and "prequential_count" in base.metrics else None
+    prequential = _padded(earlier, num_classes)  # a version from before prequential metrics starts from zero
+    prequential += metrics.confusion_matrix(
+        np.array([t for t, _ in scored], dtype=np.int64), np.array([p for _, p in scored], dtype=np.int64), num_classes
+    )
+    prequential_count = int(prequential.sum())
     held = list(
         Annotation.objects.filter(project=project, source=Source.HUMAN, image__holdout=True).values_list(
             "image_id", "label_class__index"
@@ -236,16 +283,21 @@ def round_metrics(
     in_cache = np.isin(held_ids, cache.ids)
     held_true = np.array([index for _, index in held], dtype=np.int64)[in_cache]
     held_pred = predictions.predicted.numpy()[cache.rows(held_ids[in_cache])]
-    matrix = metrics.confusion_matrix(held_true, held_pred, num_classes)
+    held_matrix = metrics.confusion_matrix(held_true, held_pred, num_classes)
+    names = class_names(project=project)
     unlabeled = ~np.isin(cache.ids, np.array(Annotation.objects.filter(project=project).values_list("image_id", flat=True)))
     confident = predictions.confidence.numpy() >= project.threshold
     return {
         "running_accuracy": metrics.agreement(np.array([t for t, _ in running]), np.array([p for _, p in running])),
         "running_count": len(running),
+        "prequential_accuracy": float(np.trace(prequential) / prequential_count) if prequential_count else None,
+        "prequential_count": prequential_count,
+        "per_class": metrics.per_class_report(prequential, names),
+        "confusion": prequential.tolist(),
         "holdout_accuracy": metrics.agreement(held_true, held_pred),
         "holdout_count": int(len(held_true)),
-        "per_class": metrics.per_class_report(matrix, class_names(project=project)),
-        "confusion": matrix.tolist(),
+        "holdout_per_class": metrics.per_class_report(held_matrix, names),
+        "holdout_confusion": held_matrix.tolist(),
         "mask_ratio": fit.scalars.get("mask_ratio"),
         "pseudo_label_rate": float(confident[unlabeled].mean()) if unlabeled.any() else None,
     }
@@ -289,20 +341,79 @@ def version_flip(*, project: Project, base: ModelVersion | None, version: ModelV
         locked = Project.objects.select_for_update().get(pk=project.pk)
         if locked.current_version_id != (base.pk if base else None):
             raise StaleBase(f"project {project.pk} moved to another version during the round")
-        version.save(update_fields=["timings"])
+        version.finished_at = timezone.now()
+        version.save(update_fields=["timings", "finished_at"])
         locked.current_version = version
         locked.save(update_fields=["current_version"])
     project.current_version = version
 
 
 def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> int:
-    """Delete some versions of the project: their predictions (cascade), checkpoints and embeddings files."""
+    """Delete some versions of the project: their predictions (cascade), checkpoints and embeddings files.
+    Only for dead rounds' leftovers (never current): a finished version's row is history and stays."""
     doomed = list(versions.filter(project=project))
     for version in doomed:
         checkpoint_path(version.checkpoint).unlink(missing_ok=True)
         embeddings_path(version).unlink(missing_ok=True)
     ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
     return len(doomed)
+
+
+class VersionUnavailable(Exception):
+    """A version cannot be made current: its bulky data was pruned, or a round is running."""
+
+
+def versions_prune(*, project: Project, keep: int | None = None) -> int:
+    """Delete the bulky data (prediction rows, checkpoint, embeddings file) of the project's finished
+    versions except the newest ``keep`` (``settings.TRAINING_KEEP_VERSIONS``), the current one and
+    pinned ones. Rows, counts, metrics, losses and timings stay. Returns how many versions were pruned."""
+    keep = settings.TRAINING_KEEP_VERSIONS if keep is None else keep
+    finished = ModelVersion.objects.filter(project=project, finished_at__isnull=False)
+    newest = list(finished.order_by("-number").values_list("pk", flat=True)[:keep])
+    doomed = list(
+        finished.filter(pruned_at__isnull=True, pinned=False)
+        .exclude(pk__in=newest)
+        .exclude(pk=project.current_version_id)
+    )
+    for version in doomed:
+        Prediction.objects.filter(version=version).delete()
+        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
+        embeddings_path(version).unlink(missing_ok=True)
+        ModelVersion.objects.filter(pk=version.pk).update(pruned_at=timezone.now())
+    return len(doomed)
+
+
+def version_pin(*, version: ModelVersion, pinned: bool = True) -> ModelVersion:
+    """Keep (or stop keeping) a version's bulky data whatever its age; unpinning prunes it at the next round."""
+    ModelVersion.objects.filter(pk=version.pk).update(pinned=pinned)
+    version.pinned = pinned
+    return version
+
+
+def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion:
+    """Make an older (or newer) kept version current again: its predictions serve the queues and the next
+    round resumes from its checkpoint. Refused while a round runs (its flip would fail) and for a version
+    whose bulky data was pruned. The version is pinned, so rolling back never loses it to pruning."""
+    if version.project_id != project.pk:
+        raise VersionUnavailable("That version belongs to another project.")
+    if version.is_pruned or not checkpoint_path(version.checkpoint).is_file():
+        raise VersionUnavailable(
+            f"Version {version.number} was pruned (only the newest {settings.TRAINING_KEEP_VERSIONS} versions and "
+            "pinned ones keep their predictions and checkpoint): it cannot be made current again."
+        )
+    with round_lock(project.pk) as lock:
+        if lock is None:
+            raise VersionUnavailable("A training round is running: stop training or wait for it, then roll back.")
+        version_pin(version=version)
+        with transaction.atomic():
+            locked = Project.objects.select_for_update().get(pk=project.pk)
+            locked.current_version = version
+            locked.save(update_fields=["current_version"])
+        project.current_version = version
+        queue_order_build(project=project)
+    counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
+    _announce(project.pk, events.version_ready(version.number, counts))
+    return version
 
 
 def temp_files_delete(*, project: Project) -> int:
@@ -335,12 +446,16 @@ def round_run(
     started = time.perf_counter()
     project = Project.objects.select_related("current_version").get(pk=project_id)
     base = project.current_version
-    number = (base.number if base else 0) + 1
     if steps is None and seconds is None:
         seconds = float(project_round_seconds(project))
     # Leftovers of a round that died before its flip (never current, maybe half-written).
-    versions_delete(project=project, versions=ModelVersion.objects.filter(number__gte=number))
+    versions_delete(
+        project=project, versions=ModelVersion.objects.filter(finished_at__isnull=True).exclude(pk=project.current_version_id)
+    )
     temp_files_delete(project=project)
+    # After a rollback the base is older than the newest version: numbers keep growing.
+    latest = ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True).first()
+    number = (latest or 0) + 1
     _announce(project.pk, events.round_started(number))
 
     holdout_assign(project=project)
@@ -384,10 +499,13 @@ def round_run(
         steps=fit.global_step,
         round_steps=fit.steps,
         seconds=fit.seconds,
+        # resumed (the trainer's steps exceed this round's): the base's total time plus this round's
+        total_seconds=fit.seconds + (base.total_seconds if base is not None and fit.global_step > fit.steps else 0.0),
         device=str(trainer.device),
         losses=fit.scalars,
         metrics=round_metrics(
-            project=project, base=base, cache=cache, predictions=predictions, fit=fit, num_classes=num_classes
+            project=project, base=base, cache=cache, predictions=predictions, fit=fit, num_classes=num_classes,
+            labels_until=labels.read_at,
         ),
         labels_until=labels.read_at,
     )
@@ -400,11 +518,9 @@ def round_run(
     version_flip(project=project, base=base, version=version)
     _warm = WarmTrainer(project_id=project.pk, version=(version.pk, version.created_at), trainer=trainer)
 
-    pruned = versions_delete(project=project, versions=ModelVersion.objects.filter(number__lt=number - 1))
-    logger.info("project %s: v%s is current (%s); %s old versions pruned", project.pk, number, version.timings, pruned)
+    pruned = versions_prune(project=project)
+    logger.info("project %s: v%s is current (%s); %s old versions' bulky data pruned", project.pk, number, version.timings, pruned)
     queue_order_build(project=project)  # rank the label queue now, so no annotator waits for it
-    counts = {"human": labels.human, "pseudo": labels.pseudo, "images": len(cache)}
-    _announce(project.pk, events.version_ready(number, counts))
     return version
 
 
@@ -437,6 +553,12 @@ def round_execute(
                 raise
     if Project.objects.filter(pk=project_id, training_enabled=True).exists():
         outcome.enqueued = round_enqueue(project_id=project_id)
+    if outcome.version is not None:
+        # Announced once the lock is released and the next round queued: a page that re-reads the status
+        # on this event sees the state that follows the round ("Round queued", or "Training off").
+        version = outcome.version
+        counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
+        _announce(project_id, events.version_ready(version.number, counts))
     return outcome
 
 

@@ -9,4 +9,6 @@ urlpatterns = [
     path("training/start/", views.training_start_view, name="start"),
     path("training/stop/", views.training_stop_view, name="stop"),
     path("training/status/", views.training_status_view, name="status"),
+    path("versions/<int:number>/pin/", views.version_pin_view, name="version-pin"),
+    path("versions/<int:number>/rollback/", views.version_rollback_view, name="version-rollback"),
 ]

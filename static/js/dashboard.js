@@ -1,8 +1,9 @@
-// The dashboard is drawn server-side; this keeps it current: progress bar live, reload offered on a new version.
-import { followProject, readConfig, showVersionBanner } from "./labeling.js";
+// The dashboard is drawn server-side; this keeps it current: the round's progress bar live, and the
+// totals, charts and round history rendered again by the server on each new version (panels.js).
+import { followProject, readConfig } from "./labeling.js";
+import { followPanels } from "./panels.js";
 
 const config = readConfig();
-followProject(config, {
-  onVersion: (version) => showVersionBanner(version, `Model version ${version} is ready.`),
-});
+followProject(config, { onVersion: () => {} });
+followPanels(config.slug);
 document.body.dataset.ready = "1";

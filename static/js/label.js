@@ -1,7 +1,7 @@
 // The labeling page: one image large, class hotkeys, Ctrl/⌘+Z undo, Space skip, the next image preloaded.
 // The server leases each image to one annotator; this page holds two (the current one and the next).
 import {
-  RequestError, classForKey, followProject, isTyping, postJSON, readConfig, setStatus, showVersionBanner,
+  RequestError, classForKey, followProject, installKeysHelp, isTyping, postJSON, readConfig, setStatus, showVersionBanner,
 } from "./labeling.js";
 
 const config = readConfig();
@@ -197,5 +197,6 @@ run(async () => {
     state.upcoming = await fetchNext();
     preload(state.upcoming);
   }
+  installKeysHelp();
   document.body.dataset.ready = "1";
 });

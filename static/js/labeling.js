@@ -113,10 +113,26 @@ export function showVersionBanner(version, text) {
   banner.hidden = false;
 }
 
-// True when a key event should be left to the browser (typing in a field, or a modifier chord we don't use).
+// True when a key event is not the page's: typing in a field, or the "?" list of keys is open.
 export function isTyping(event) {
   const target = event.target;
+  const help = document.getElementById("keys-help");
+  if (help && help.open) return true;
   return target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
+}
+
+// "?" opens and closes the page's list of keys (templates/labeling/_keys_help.html); Esc closes it too.
+export function installKeysHelp() {
+  const help = document.getElementById("keys-help");
+  if (!help) return;
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "?" || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) return;
+    event.preventDefault();
+    if (help.open) help.close();
+    else help.showModal();
+  });
 }
 
 export function classForKey(classes, key) {

@@ -26,6 +26,7 @@ function open(slug, channel) {
   channel.socket = socket;
   socket.addEventListener("open", () => {
     channel.attempt = 0;
+    document.documentElement.dataset.projectSocket = "open"; // for people's tools and browser tests
     channel.listeners.forEach((listener) => listener.onReconnect());
   });
   socket.addEventListener("message", (message) => {

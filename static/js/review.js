@@ -1,5 +1,6 @@
-// Pseudo-label review grid: arrows move, X/Space toggles reject, Enter accepts the page, N next page.
-import { followProject, isTyping, postJSON, readConfig, setStatus, showVersionBanner } from "./labeling.js";
+// Pseudo-label review grid: arrows move, X/Space toggles reject, Enter accepts the page, U undoes it
+// (within a minute, after the reload that shows the next page), N next page, ? lists the keys.
+import { followProject, installKeysHelp, isTyping, postJSON, readConfig, setStatus, showVersionBanner } from "./labeling.js";
 
 const config = readConfig();
 const versionNode = document.getElementById("review-version");
@@ -7,6 +8,8 @@ const version = versionNode ? JSON.parse(versionNode.textContent) : null;
 const tiles = Array.from(document.querySelectorAll(".tile"));
 let position = 0;
 let busy = false;
+const DONE_KEY = `review-done:${config.slug}`;
+const UNDO_MS = 60000; // the server's REVIEW_UNDO_SECONDS
 
 function columns() {
   if (tiles.length < 2) return 1;
@@ -35,7 +38,10 @@ async function acceptPage() {
   const accept = tiles.filter((t) => !t.classList.contains("rejected")).map((t) => Number(t.dataset.imageId));
   try {
     const result = await postJSON(config.urls.review_decide, { version, accept, reject });
-    setStatus(`Accepted ${result.accepted}, rejected ${result.rejected}. Loading the next ones…`);
+    const done = `Accepted ${result.accepted}, rejected ${result.rejected}.`;
+    setStatus(`${done} Loading the next ones…`);
+    // shown again after the reload, with an undo for a minute
+    window.sessionStorage.setItem(DONE_KEY, JSON.stringify({ text: done, images: [...accept, ...reject], at: Date.now() }));
     window.location.reload(); // decided images left the queue: the same cursor now shows the next ones
   } catch (error) {
     setStatus(error.message, true);
@@ -61,6 +67,9 @@ document.addEventListener("keydown", (event) => {
   } else if (event.key === "Enter") {
     event.preventDefault();
     acceptPage();
+  } else if (event.key === "u" || event.key === "U") {
+    event.preventDefault();
+    undoPage();
   } else if (event.key === "n") {
     const next = document.getElementById("next-page");
     if (next) window.location.href = next.href;
@@ -88,5 +97,38 @@ const live = followProject(config, {
   onVersion: (number) => showVersionBanner(number, `Model version ${number} is ready: reload for its pseudo-labels (your marks on this page would be lost).`),
 });
 window.reviewPage = { live };
+let lastPage = null; // the page decided just before this reload: {text, images, at}
+try {
+  lastPage = JSON.parse(window.sessionStorage.getItem(DONE_KEY));
+} catch {
+  lastPage = null;
+}
+const undoButton = document.getElementById("undo-page");
+if (lastPage) {
+  setStatus(lastPage.text);
+  const left = UNDO_MS - (Date.now() - lastPage.at);
+  if (undoButton && left > 0) {
+    undoButton.hidden = false;
+    window.setTimeout(() => { undoButton.hidden = true; window.sessionStorage.removeItem(DONE_KEY); }, left);
+  } else {
+    window.sessionStorage.removeItem(DONE_KEY);
+  }
+}
+
+async function undoPage() {
+  if (busy || !lastPage || !undoButton || undoButton.hidden) return;
+  busy = true;
+  try {
+    const result = await postJSON(config.urls.review_undo, { images: lastPage.images });
+    const text = `Undone: ${result.unaccepted} accepted and ${result.unrejected} rejected are back for review.`;
+    window.sessionStorage.setItem(DONE_KEY, JSON.stringify({ text, images: [], at: 0 }));
+    window.location.reload();
+  } catch (error) {
+    setStatus(error.message, true);
+    busy = false;
+  }
+}
+if (undoButton) undoButton.addEventListener("click", undoPage);
 focus(0);
+installKeysHelp();
 document.body.dataset.ready = "1";

@@ -1,6 +1,7 @@
 // Suspected label errors, one at a time: K keeps the label, a class key relabels, N moves on.
 import {
-  RequestError, classForKey, followProject, getJSON, isTyping, postJSON, readConfig, setStatus, showVersionBanner,
+  RequestError, classForKey, followProject, getJSON, installKeysHelp, isTyping, postJSON, readConfig, setStatus,
+  showVersionBanner,
 } from "./labeling.js";
 
 const config = readConfig();
@@ -83,4 +84,5 @@ followProject(config, {
   onVersion: (number) => showVersionBanner(number, `Model version ${number} is ready: reload to see its suspects.`),
 });
 show();
+installKeysHelp();
 document.body.dataset.ready = "1";

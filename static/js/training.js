@@ -1,13 +1,11 @@
 /**
- * training.js: keeps the project page's training panel live (progress bar, latest version) without reloading.
+ * training.js: the project page's training panel between two renderings by the server (panels.js):
+ * the progress bar and step line of the running round, and Start/Stop posted without leaving the page.
  */
+import { followPanels, refreshPanels } from "./panels.js";
 import { connectProject } from "./live.js";
 
 const panel = document.getElementById("training-panel");
-
-function percent(value) {
-  return `${Math.round(value * 100)}%`;
-}
 
 function setup(root) {
   const field = (name) => root.querySelector(`[data-field="${name}"]`);
@@ -15,63 +13,42 @@ function setup(root) {
     const element = field(name);
     if (element) element.textContent = text;
   };
-  const show = (name, visible) => {
-    const element = field(name);
-    if (element) element.hidden = !visible;
-  };
-
-  function renderStatus(status) {
-    const state = status.running ? "Training round running"
-      : status.queued ? "Round queued"
-        : status.training_enabled ? "Training on" : "Training off";
-    setText("state", state);
-    setText("version", status.current_version ? `v${status.current_version}` : "none yet");
-    show("progress", status.running);
-    // While training is on but nothing runs or waits (the worker died, or a round failed), Start resumes it.
-    show("start", !status.training_enabled || (!status.running && !status.queued));
-    show("stop", status.training_enabled);
-    if (status.running && status.progress && status.progress.fraction !== undefined) {
-      field("progress").value = status.progress.fraction;
-    }
-    const failed = status.progress && status.progress.type === "round.failed";
-    setText("detail", failed ? `Last round failed: ${status.progress.error}` : "");
-    const version = status.version;
-    show("facts", Boolean(version));
-    if (!version) return;
-    const m = version.metrics || {};
-    setText("labels", `${version.human_labels} human + ${version.pseudo_labels} accepted pseudo-labels, ${version.images} images`);
-    setText("steps", `${version.steps} (${version.round_steps} in the last round, ${version.device})`);
-    setText("running", m.running_accuracy == null ? "–" : `${percent(m.running_accuracy)} of ${m.running_count}`);
-    setText("holdout", m.holdout_accuracy == null ? "–" : `${percent(m.holdout_accuracy)} of ${m.holdout_count}`);
-  }
-
-  async function refresh() {
-    const response = await fetch(root.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    if (response.ok) renderStatus(await response.json());
-  }
 
   function onEvent(event) {
+    const bar = field("progress");
     if (event.type === "round.started") {
       setText("state", `Training round running (v${event.version})`);
       setText("detail", "");
-      field("progress").value = 0;
-      show("progress", true);
-    } else if (event.type === "round.progress") {
-      field("progress").value = event.fraction;
+      if (bar) {
+        bar.value = 0;
+        bar.hidden = false;
+      }
+    } else if (event.type === "round.progress" && bar) {
+      bar.value = event.fraction;
+      bar.hidden = false;
       const steps = event.steps ? `${event.step}/${event.steps}` : `${event.step}`;
       const loss = event.losses && event.losses.loss !== undefined ? ` · loss ${event.losses.loss.toFixed(3)}` : "";
       setText("detail", `step ${steps}${loss}`);
-    } else if (event.type === "version.ready") {
-      setText("version", `v${event.version}`);
-      show("progress", false);
-      refresh();
-    } else if (event.type === "round.failed") {
-      show("progress", false);
-      refresh();
     }
   }
 
-  connectProject(root.dataset.slug, { onEvent, onReconnect: refresh });
+  // Start and Stop post by fetch and the panel is rendered again at once ("Stopping after this round…").
+  root.addEventListener("submit", async (submit) => {
+    const form = submit.target;
+    if (!form.matches('[data-field="start"], [data-field="stop"]')) return;
+    submit.preventDefault();
+    form.querySelectorAll("button").forEach((button) => { button.disabled = true; });
+    try {
+      await fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+    } finally {
+      await refreshPanels();
+    }
+  });
+
+  connectProject(root.dataset.slug, { onEvent });
+  followPanels(root.dataset.slug);
 }
 
 if (panel) setup(panel);

@@ -195,3 +195,15 @@ def test_no_secret_is_committed():
 ])
 def test_the_secret_patterns_catch_what_they_look_for(text):
     assert any(pattern.search(text) for pattern in SECRET_PATTERNS.values())
+
+
+def test_a_session_with_a_csrf_cookie_but_no_token_is_403_even_with_a_body_the_api_cannot_parse(project, owner):
+    client = csrf_client(owner)
+    client.get(reverse("projects:detail", args=[project.slug]))  # a browser that has seen a page has the cookie
+    assert "csrftoken" in client.cookies
+    before = snapshot()
+    upload = client.post(f"/api/projects/{project.slug}/images/", json.dumps({"file": "x"}), content_type="application/json")
+    export = client.post(f"/api/projects/{project.slug}/exports/model/", {"format": "onnx"})
+    assert (upload.status_code, export.status_code) == (403, 403)  # not 415 / 400 from parsing first
+    assert "CSRF" in upload.json()["detail"]
+    assert snapshot() == before

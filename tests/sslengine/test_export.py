@@ -112,6 +112,8 @@ def _card(trainer: Trainer, meta: ExportMetadata) -> ModelCard:
         steps=trainer.global_step,
         created_at=card_date(),
         project="fashion",
+        last_round_steps=2,
+        last_round_seconds=4.5,
     )
 
 
@@ -122,7 +124,9 @@ def test_model_card_json_and_markdown_state_the_versions_facts(trainer, meta) ->
     assert data["algorithm"] == "fixmatch" and data["backbone"] == "cnn-small"
     assert data["data"] == {"human_labels": 200, "pseudo_labels": 3, "images": 2000}
     assert data["training"]["steps"] == 5 and data["training"]["seconds"] == 12.5
+    assert data["training"]["last_round"] == {"steps": 2, "seconds": 4.5}  # totals and the last round, named
     markdown = card.to_markdown()
+    assert "- Training: 5 steps in 12.5 s over all rounds; the last round 2 steps in 4.5 s" in markdown
     assert "# Model card: fashion v7" in markdown
     assert "- running_accuracy: 0.6250" in markdown
     assert "| t-shirt | 0.5000 | 1.0000 |" in markdown

@@ -1,6 +1,8 @@
 """The exports panel on the project page (owners only)."""
 
 from django import template
+from django.conf import settings
+from django.db.models import Q
 
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
@@ -14,7 +16,12 @@ def exports_panel(context: template.Context, project: Project) -> dict:
     user = context["user"]
     is_owner = has_role(user, project, Role.OWNER)
     versions = (
-        ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True)[:50]
+        ModelVersion.objects.filter(project=project)
+        .filter(Q(finished_at__isnull=False) | Q(pk=project.current_version_id))  # not a dead round's leftover
+        .order_by("-number")[:50]
         if is_owner else []
     )
-    return {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions)}
+    return {
+        "project": project, "user": user, "is_owner": is_owner, "versions": list(versions),
+        "keep": settings.TRAINING_KEEP_VERSIONS,
+    }

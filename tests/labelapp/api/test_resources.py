@@ -89,6 +89,36 @@ def test_upload_refuses_bad_files_with_the_reason(trained_project, api, owner) -
     assert response.status_code == 415
 
 
+def test_upload_of_several_files_answers_one_result_per_file_like_the_upload_page(trained_project, api, reviewer) -> None:
+    client = api(reviewer)
+    pixels = class_pixels("bag", 3, start=130)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("bag/in-zip.png", png(pixels[2]))
+    files = [
+        SimpleUploadedFile("a.png", png(pixels[0]), content_type="image/png"),
+        SimpleUploadedFile("a-again.png", png(pixels[0]), content_type="image/png"),
+        SimpleUploadedFile("page.html", b"<html></html>", content_type="text/html"),
+        SimpleUploadedFile("b.png", png(pixels[1]), content_type="image/png"),
+        SimpleUploadedFile("more.zip", archive.getvalue(), content_type="application/zip"),
+    ]
+    before = Image.objects.filter(project=trained_project).count()
+    response = client.post(BASE + "images/", {"files": files, "labels_from_folders": "true"}, format="multipart")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["added"], body["duplicates"], body["refused"], body["labeled"]) == (3, 1, 1, 1)
+    assert [(r["name"], r["status"]) for r in body["results"]] == [
+        ("a.png", "added"), ("a-again.png", "duplicate"), ("page.html", "refused"), ("b.png", "added"),
+        ("in-zip.png", "added"),
+    ]
+    assert "not an image" in body["results"][2]["reason"]
+    assert Image.objects.filter(project=trained_project).count() == before + 3
+    assert Annotation.objects.get(image_id=body["results"][4]["image_id"]).label_class.name == "bag"
+    one, two = (SimpleUploadedFile(f"{n}.png", png(pixels[0]), content_type="image/png") for n in "xy")
+    both = client.post(BASE + "images/", {"file": one, "files": [two]}, format="multipart")
+    assert both.status_code == 400 and "not both" in both.json()["files"][0]
+
+
 def test_next_image_leases_an_unlabeled_image_which_the_caller_then_labels(trained_project, api, annotator) -> None:
     client = api(annotator)
     served = client.post(BASE + "images/next/", {}, format="json").json()

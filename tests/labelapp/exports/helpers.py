@@ -96,7 +96,7 @@ def version_add(project: Project, model: TinyModel) -> ModelVersion:
     version = ModelVersion.objects.create(
         project=project, number=1, algorithm="fixmatch", backbone="cnn-small", checkpoint=model.checkpoint,
         human_labels=HUMAN_PER_CLASS * 3, pseudo_labels=0, images=Image.objects.filter(project=project).count(),
-        steps=5, round_steps=5, seconds=1.25, device="cpu", metrics=METRICS,
+        steps=5, round_steps=5, seconds=1.25, total_seconds=1.25, device="cpu", metrics=METRICS,
     )
     images, pixels = project_pixels(project)
     predictions = model.trainer.predict(pixels)

@@ -51,6 +51,7 @@ def test_model_card_metrics_equal_the_versions(trained_project, tmp_path) -> Non
     assert card["metrics"] == version.metrics == METRICS
     assert card["data"] == {"human_labels": 9, "pseudo_labels": 0, "images": 24}
     assert card["training"]["seconds"] == 1.25 and card["training"]["steps"] == 5
+    assert card["training"]["last_round"] == {"steps": 5, "seconds": 1.25}
     assert card["created_at"].startswith(version.created_at.strftime("%Y-%m-%dT%H:%M"))
     assert card["algorithm"] == "fixmatch" and card["classes"] == ["shirt", "trouser", "bag"]
     markdown = (tmp_path / "model_card.md").read_text()

@@ -191,3 +191,14 @@ def test_import_command_refuses_an_unknown_project(tmp_path, db):
     with pytest.raises(CommandError, match="no project"):
         call_command("import_images", str(tmp_path), project="nope", verbosity=0)
     assert not Project.objects.exists()
+
+
+def test_import_progress_off_a_terminal_is_one_line_per_tenth_not_one_long_tqdm_line(project, tmp_path, capsys):
+    root = write_tree(tmp_path / "tree", list(demo_pngs(20)))
+
+    call_command("import_images", str(root), project=project.slug)
+
+    err = capsys.readouterr().err  # a capture, not a terminal: like `make run`'s log
+    assert "\r" not in err
+    lines = [line for line in err.splitlines() if "% (" in line]
+    assert lines == [f"{tenth * 10}% ({tenth * 2}/20 file)" for tenth in range(1, 11)]

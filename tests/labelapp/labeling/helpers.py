@@ -7,6 +7,7 @@ import math
 from functools import cache
 from pathlib import Path
 
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
@@ -48,7 +49,9 @@ def add_version(
     """A model version whose prediction for each image is ``(class index, confidence)``."""
     num_classes = project.classes.count()
     number = (ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    version = ModelVersion.objects.create(project=project, number=number, algorithm="fixmatch", backbone="cnn-small")
+    version = ModelVersion.objects.create(
+        project=project, number=number, algorithm="fixmatch", backbone="cnn-small", finished_at=timezone.now()
+    )
     rows = []
     for image, (predicted, confidence) in predictions.items():
         probs = probs_for(predicted, confidence, num_classes)

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.test import Client
 from django.urls import reverse
 
-from labelapp.labeling.models import Annotation, ReviewDecision
+from labelapp.labeling.models import Annotation, AnnotationEvent, ReviewDecision
 from labelapp.projects.models import LabelClass
 
 from .helpers import add_images, add_version
 
 PAGES = ["label", "low_confidence", "review", "suspects", "dashboard"]
 REVIEWER_PAGES = ["review", "suspects"]
-ACTIONS = ["next", "submit", "undo", "skip", "release", "prepare", "review_decide", "suspect_keep"]
-REVIEWER_ACTIONS = ["review_decide", "suspect_keep"]
+ACTIONS = ["next", "submit", "undo", "skip", "release", "prepare", "review_decide", "review_undo", "suspect_keep"]
+REVIEWER_ACTIONS = ["review_decide", "review_undo", "suspect_keep"]
 READS = ["state", "suspects_items"]
 
 
@@ -191,3 +193,39 @@ def test_class_hotkeys_follow_the_projects_mapping_and_default_to_their_position
 
 def test_prepare_builds_the_queue_order_of_the_current_version(project, images, version, annotator_client):
     assert post(annotator_client, "prepare", project).json() == {"version": version.number, "size": len(images)}
+
+
+def test_counts_are_fresh_right_after_a_review_a_label_and_an_undo(
+    project, images, version, reviewer_client, django_capture_on_commit_callbacks
+):
+    def counts() -> dict:
+        return reviewer_client.get(url("state", project)).json()
+
+    assert counts()["pseudo"] == 0  # cached now, for 10 s
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[0].pk], "reject": [images[1].pk]})
+    after_review = counts()
+    assert (after_review["pseudo"], after_review["rejected"]) == (1, 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "submit", project, {"image": images[2].pk, "class_index": 0})
+    assert counts()["human"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        post(reviewer_client, "undo", project)
+    assert counts()["human"] == 0
+
+
+def test_a_reviewer_undoes_the_page_they_just_decided_but_not_older_or_changed_decisions(
+    project, images, version, reviewer_client, annotator_client
+):
+    post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[0].pk, images[1].pk], "reject": [images[2].pk]})
+    post(annotator_client, "submit", project, {"image": images[1].pk, "class_index": 2, "expected_revision": 0})  # relabeled since
+    undone = post(reviewer_client, "review_undo", project, {"images": [images[0].pk, images[1].pk, images[2].pk]}).json()
+    assert undone == {"unaccepted": 1, "unrejected": 1}
+    assert not Annotation.objects.filter(image=images[0]).exists()
+    assert Annotation.objects.get(image=images[1]).source == "human"  # the annotator's label stays
+    assert not ReviewDecision.objects.filter(image=images[2]).exists()
+
+    post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [images[3].pk]})
+    AnnotationEvent.objects.filter(image=images[3]).update(created_at=timezone.now() - timedelta(seconds=61))
+    assert post(reviewer_client, "review_undo", project, {"images": [images[3].pk]}).json() == {"unaccepted": 0, "unrejected": 0}
+    assert Annotation.objects.filter(image=images[3], source="pseudo").exists()  # over a minute old: kept

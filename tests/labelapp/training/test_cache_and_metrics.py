@@ -8,6 +8,7 @@ from django.core.management import call_command
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation
+from labelapp.projects.models import LabelClass
 from labelapp.training import cache, metrics
 from labelapp.training.cache import cache_path, cache_update
 from labelapp.training.jobs import run_training_round
@@ -95,6 +96,33 @@ def test_held_out_labels_stay_out_of_training_and_are_measured(project):
     assert version.human_labels == 60 - held
     m = version.metrics
     assert m["holdout_count"] == held and 0 <= m["holdout_accuracy"] <= 1
-    assert set(m["per_class"]) == {"shirt", "trouser", "bag"}
-    assert sum(map(sum, m["confusion"])) == held == sum(c["support"] for c in m["per_class"].values())
+    assert set(m["holdout_per_class"]) == {"shirt", "trouser", "bag"}
+    assert sum(map(sum, m["holdout_confusion"])) == held == sum(c["support"] for c in m["holdout_per_class"].values())
     assert set(m) >= {"running_accuracy", "running_count", "mask_ratio", "pseudo_label_rate"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prequential_per_class_metrics_and_confusion_accumulate_without_held_out_labels(small_project):
+    assert small_project.holdout_fraction == 0
+    assert run_training_round(small_project.pk, steps=3) == "done v1"
+    first = ModelVersion.objects.get(project=small_project)
+    assert first.metrics["prequential_count"] == 0 and first.metrics["prequential_accuracy"] is None
+    expected = np.zeros((3, 3), dtype=int)
+    unlabeled = list(Image.objects.filter(project=small_project, annotation__isnull=True).order_by("id"))
+    for number, batch in ((2, unlabeled[:9]), (3, unlabeled[9:15])):
+        scorer = ModelVersion.objects.get(project=small_project, number=number - 1)
+        guesses = dict(Prediction.objects.filter(version=scorer, image__in=batch).values_list("image_id", "predicted_index"))
+        for image in batch:
+            truth = label(small_project, image, image.original_name.split("-")[0]).label_class.index
+            expected[truth, guesses[image.pk]] += 1
+        assert run_training_round(small_project.pk, steps=3) == f"done v{number}"
+        m = ModelVersion.objects.get(project=small_project, number=number).metrics
+        assert np.array_equal(np.array(m["confusion"]), expected)  # every label once, scored before training on it
+        assert m["prequential_count"] == expected.sum() and m["prequential_accuracy"] == pytest.approx(np.trace(expected) / expected.sum())
+        assert sum(row["support"] for row in m["per_class"].values()) == expected.sum()
+        assert m["holdout_count"] == 0
+    names = dict(LabelClass.objects.filter(project=small_project).values_list("index", "name"))
+    for index, name in names.items():
+        recall = m["per_class"][name]["recall"]
+        support = expected[index].sum()
+        assert recall == (pytest.approx(expected[index, index] / support) if support else None)

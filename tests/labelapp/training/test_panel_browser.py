@@ -45,15 +45,16 @@ def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloadin
     }])
     page = context.new_page()
     page.set_default_timeout(60_000)
-    with page.expect_response(lambda response: "/training/status/" in response.url):  # the socket opened
-        page.goto(f"{asgi_server}/p/{small_project.slug}/")
+    page.goto(f"{asgi_server}/p/{small_project.slug}/")
+    page.wait_for_selector("html[data-project-socket='open']")
     version = page.locator('#training-panel [data-field="version"]')
     assert version.inner_text() == "none yet"
     page.evaluate("""() => {
         window.progressSeen = [];
-        const bar = document.querySelector('#training-panel [data-field="progress"]');
-        new MutationObserver(() => window.progressSeen.push(bar.value)).observe(bar, {attributes: true});
-        setInterval(() => { if (!bar.hidden) window.progressSeen.push(bar.value); }, 20);
+        setInterval(() => {  // looked up each time: the panel is rendered again by the server on round events
+            const bar = document.querySelector('#training-panel [data-field="progress"]');
+            if (bar && !bar.hidden) window.progressSeen.push(bar.value);
+        }, 20);
     }""")
 
     # The job's code in another thread (this one runs Playwright's event loop); the worker process

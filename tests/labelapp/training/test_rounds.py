@@ -61,10 +61,7 @@ def test_the_worker_keeps_the_trainer_warm_between_rounds_of_the_same_project(sm
     run_training_round(small_project.pk, steps=3)
     assert services._warm.trainer is warm
     assert warm.global_step == 6
-    # the version before the previous one is pruned, with its files
-    run_training_round(small_project.pk, steps=3)
-    assert list(ModelVersion.objects.filter(project=small_project).values_list("number", flat=True)) == [2, 3]
-    assert Prediction.objects.filter(version__project=small_project).count() == 2 * 60
+
 
 
 def test_running_the_same_round_job_twice_creates_one_version(small_project):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from labelapp.images.services import ImportResult, ImportStatus, images_import
 from labelapp.images.sources import InvalidArchive, import_limits, iter_path, path_entry_count
+from labelapp.lib.progress import progress_bar
 from labelapp.projects.management.users import user_option
 from labelapp.projects.models import Project
 
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"no project with the slug {options['project']!r}")
         user = user_option(options["user"])
-        progress = tqdm(total=path_entry_count(path), unit="file", disable=options["verbosity"] == 0)
+        progress = progress_bar(total=path_entry_count(path), unit="file", disable=options["verbosity"] == 0)
 
         def on_result(result: ImportResult) -> None:
             progress.update(1)

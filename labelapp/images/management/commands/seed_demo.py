@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
-from tqdm import tqdm
 
 from labelapp.images.demo import demo_image_count, demo_seed
+from labelapp.lib.progress import progress_bar
 from labelapp.projects.management.users import user_option
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         owner = user_option(options["owner"])
         quiet = options["verbosity"] == 0
-        bar = tqdm(desc="demo images", unit="img", total=demo_image_count(), disable=quiet, leave=False)
+        bar = progress_bar(desc="demo images", unit="img", total=demo_image_count(), disable=quiet)
         with bar as progress:
             project, seeded = demo_seed(owner=owner, on_result=lambda _: progress.update(1))
         counts = f"{project.images.count()} images, {project.annotations.count()} labeled"

@@ -19,10 +19,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from labelapp.images.demo import demo_image_count, demo_seed
 from labelapp.lib import embedded_redis, env
+from labelapp.lib.progress import progress_bar
 from labelapp.lib.processes import Supervisor, wait_until
 from labelapp.projects.services import AdminLogin, admin_account_ensure
 
@@ -104,7 +104,7 @@ class Command(BaseCommand):
         from django.contrib.auth import get_user_model
 
         owner = get_user_model().objects.get(username=login.username)
-        bar = tqdm(desc="[run_app] demo images", unit="img", total=demo_image_count(), leave=False)
+        bar = progress_bar(desc="[run_app] demo images", unit="img", total=demo_image_count())
         with bar as progress:
             project, seeded = demo_seed(owner=owner, on_result=lambda _: progress.update(1))
         state = "seeded" if seeded else "already there"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labelapp.lib import embedded_redis
 from labelapp.projects.models import Project
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
@@ -24,7 +26,15 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {project!r}")
         if (seconds is not None and seconds <= 0) or (steps is not None and steps <= 0):
             raise CommandError("the budget must be positive")
-        outcome = run_training_round(project_id, steps=steps, seconds=seconds)
+        # The round needs Redis (its lock, progress and events): without `make run`, an embedded one
+        # runs for this command only.
+        try:
+            with embedded_redis.for_command(
+                embedded=settings.EMBEDDED_REDIS, socket_path=settings.REDIS_SOCKET, url=settings.REDIS_URL
+            ):
+                outcome = run_training_round(project_id, steps=steps, seconds=seconds)
+        except embedded_redis.Unreachable as exc:
+            raise CommandError(str(exc)) from exc
         version = ModelVersion.objects.filter(project_id=project_id).order_by("-number").first()
         if outcome.startswith("done") and version is not None:
             outcome += f": {version.round_steps} steps ({version.steps} in all) on {version.device}, timings {version.timings}"
