@@ -26,7 +26,8 @@ if PRODUCTION:
             raise ImproperlyConfigured(f"{required} must be set when PRODUCTION=1")
 SECRET_KEY = env.env_str("SECRET_KEY", "") or env.generated_secret(DATA_DIR / "secret_key")
 
-ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Django's test runner adds "testserver" itself; it is no host of a running app.
+ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -13,6 +13,9 @@ from channels.layers import get_channel_layer
 
 # The consumer's handler for group messages is ``project_event`` (Channels maps "." to "_").
 GROUP_MESSAGE_TYPE = "project.event"
+# Handled by the consumer itself (``membership_changed``), never relayed to browsers: the sockets of the
+# named user re-check their membership and close if it is gone or its role changed.
+MEMBERSHIP_MESSAGE_TYPE = "membership.changed"
 
 
 class RoundStarted(TypedDict):
@@ -70,6 +73,14 @@ def round_failed(error: str) -> RoundFailed:
 
 def labels_changed() -> LabelsChanged:
     return {"type": "labels.changed"}
+
+
+def publish_membership_changed(project_id: int, user_id: int) -> None:
+    """Tell the open sockets of ``project_id`` that ``user_id``'s membership changed (role, or removed)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(group_name(project_id), {"type": MEMBERSHIP_MESSAGE_TYPE, "user": user_id})
 
 
 def publish(project_id: int, event: Event | dict[str, Any]) -> None:
