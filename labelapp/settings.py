@@ -108,10 +108,11 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 360},
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.env_int("TRAINING_JOB_TIMEOUT", 1800, minimum=60)},
 }
+# channels_redis, with reads that outlast its blocking pops and retries of Redis timeouts (labelapp.lib.channel_layer).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.env_str("CHANNELS_PREFIX", "labelapp")},
+        "BACKEND": "labelapp.lib.channel_layer.ResilientRedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": env.env_str("CHANNELS_PREFIX", "labelapp")},
     }
 }
 

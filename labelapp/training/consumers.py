@@ -12,6 +12,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
+from redis.exceptions import RedisError
 
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, role_of
@@ -19,6 +20,7 @@ from labelapp.training.events import group_name
 
 NOT_FOUND = 4404  # close code for anonymous users, outsiders and unknown projects (like HTTP 404)
 ROLE_CHANGED = 4409  # the user's role changed while connected: live.js reconnects and is checked afresh
+TRY_AGAIN_LATER = 1013  # Redis unreachable: live.js reconnects with backoff
 
 
 @database_sync_to_async
@@ -44,8 +46,12 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         if self.access is None:
             await self.close(code=NOT_FOUND)
             return
+        try:
+            await self.channel_layer.group_add(group_name(self.access[0]), self.channel_name)
+        except RedisError:  # still unreachable after the layer's retries: the page retries with backoff
+            await self.close(code=TRY_AGAIN_LATER)
+            return
         self.group = group_name(self.access[0])
-        await self.channel_layer.group_add(self.group, self.channel_name)
         # A change committed between the check and the join was announced before this socket listened.
         await self._recheck()
 
