@@ -12,12 +12,11 @@ import runpy
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from labelapp.projects import services
 from labelapp.projects.models import Membership, Role
-from labelapp.training.events import publish, version_ready
 from labelapp.training.consumers import NOT_FOUND, ROLE_CHANGED
+from labelapp.training.events import publish, version_ready
 from tests.reliability.servers import REPO
 from tests.reliability.test_websocket_clients import socket_for
 

@@ -39,6 +39,7 @@ ODD_TEXT = ("Infinity", "-Infinity", "NaN", "1e400", "1" + "0" * 30, "-1", "0", 
 
 @dataclass(frozen=True)
 class WebRequest:
+    route: str  # the URL map's template, e.g. ``p/<slug:slug>/label/submit/``
     method: str
     url: str
     content_type: str | None  # None: a form (Django's test client encodes it as multipart)
@@ -124,7 +125,7 @@ def web_requests(draw: st.DrawFn, *, pairs: list[tuple[str, str]], slugs: list[s
     if query:
         url += "?" + urlencode(query)
     content_type, data = draw(_body()) if method != "get" else (None, None)
-    return WebRequest(method, url, content_type, data)
+    return WebRequest(route, method, url, content_type, data)
 
 
 def send(client: Client, request: WebRequest) -> int:
