@@ -6,7 +6,9 @@ Any app may publish, e.g. ``publish(project_id, labels_changed())``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -86,10 +88,25 @@ def _group_send(project_id: int, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    send = async_to_sync(layer.group_send)
     try:
-        async_to_sync(layer.group_send)(group_name(project_id), message)
+        if _loop_running_here():  # async_to_sync refuses to run here: send from a thread of its own
+            with ThreadPoolExecutor(1) as thread:
+                thread.submit(send, group_name(project_id), message).result()
+        else:
+            send(group_name(project_id), message)
     except RedisError as error:
         logger.warning("project %s: %s not sent to open pages: %s", project_id, message["type"], error)
+
+
+def _loop_running_here() -> bool:
+    """Whether this thread runs an event loop (sync code called from async code, or a save in a thread
+    that drives Playwright's sync API in the browser tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def publish_membership_changed(project_id: int, user_id: int) -> None:
