@@ -41,19 +41,23 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     access: tuple[int, Role] | None = None
 
     async def connect(self) -> None:
-        await self.accept()  # accept first so that browsers see the close code
         self.access = await _access(self.scope["user"], self.scope["url_route"]["kwargs"]["slug"])
         if self.access is None:
-            await self.close(code=NOT_FOUND)
+            await self._refuse(NOT_FOUND)
             return
         try:
             await self.channel_layer.group_add(group_name(self.access[0]), self.channel_name)
         except RedisError:  # still unreachable after the layer's retries: the page retries with backoff
-            await self.close(code=TRY_AGAIN_LATER)
+            await self._refuse(TRY_AGAIN_LATER)
             return
         self.group = group_name(self.access[0])
+        await self.accept()  # after joining: once the page sees the socket open, it gets every event
         # A change committed between the check and the join was announced before this socket listened.
         await self._recheck()
+
+    async def _refuse(self, code: int) -> None:
+        await self.accept()  # accept first so that browsers see the close code
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         await self._leave()
