@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django (oversized bodies refused first, in daphne's transport and in
-:class:`labelapp.request_limits.RequestBodyLimit`), websockets through Channels with session auth."""
+:class:`labelapp.request_limits.RequestBodyLimit`), websockets through Channels with session auth, same
+origin only."""
 
 import os
 
@@ -10,9 +11,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from labelapp import server_limits  # noqa: E402
+from labelapp.lib.websocket_origin import SameOriginValidator  # noqa: E402
 from labelapp.request_limits import RequestBodyLimit  # noqa: E402
 from labelapp.routing import websocket_urlpatterns  # noqa: E402
 
@@ -21,6 +22,6 @@ server_limits.install()
 application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

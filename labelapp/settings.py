@@ -30,7 +30,8 @@ if PRODUCTION:
 else:
     SECRET_KEY = env.env_str("SECRET_KEY", "") or env.generated_secret(DATA_DIR / "secret_key")
 
-ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Django's test runner adds "testserver" itself; it is no host of a running app.
+ALLOWED_HOSTS = env.env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -114,10 +115,11 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 360},
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env.env_int("TRAINING_JOB_TIMEOUT", 1800, minimum=60)},
 }
+# channels_redis, with reads that outlast its blocking pops and retries of Redis timeouts (labelapp.lib.channel_layer).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.env_str("CHANNELS_PREFIX", "labelapp")},
+        "BACKEND": "labelapp.lib.channel_layer.ResilientRedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": env.env_str("CHANNELS_PREFIX", "labelapp")},
     }
 }
 

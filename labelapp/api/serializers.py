@@ -11,14 +11,19 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from labelapp.exports.selectors import LabelOptions
 from labelapp.exports.services import LABEL_FORMATS, MODEL_FORMATS
 from labelapp.images.models import Image
+from labelapp.labeling.inputs import (  # noqa: F401  (the API's request bodies are the web endpoints' ones)
+    AnnotationSubmitSerializer,
+    NextImageRequestSerializer,
+    PseudoLabelDecisionSerializer,
+    class_index_field,
+    version_field,
+)
 from labelapp.labeling.models import Annotation, Source
-from labelapp.labeling.selectors import QUEUES
+from labelapp.lib.inputs import id_field
 from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.selectors import role_of
 from labelapp.training.models import ModelVersion, Prediction
 
-MAX_IDS = 1000  # ids in one decision request
-MAX_ID = 2**63 - 1  # larger ids would overflow the database's bigint (a 500 instead of a 400)
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
@@ -144,14 +149,6 @@ class LeaseSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
-class NextImageRequestSerializer(serializers.Serializer):
-    queue = serializers.ChoiceField(choices=QUEUES, default=QUEUES[0])
-    held = serializers.ListField(
-        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=50,
-        help_text="Images the client already holds (their leases are renewed, they are not offered again).",
-    )
-
-
 class NextImageSerializer(serializers.Serializer):
     image = ImageSerializer(allow_null=True, help_text="null when the queue is empty")
     lease = LeaseSerializer(allow_null=True)
@@ -168,18 +165,9 @@ class AnnotationSerializer(serializers.ModelSerializer):
                   "revision", "created_at", "updated_at"]
 
 
-class AnnotationSubmitSerializer(serializers.Serializer):
-    image = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    class_index = serializers.IntegerField(min_value=0, max_value=32767)
-    expected_revision = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=2**31 - 1,
-        help_text="The revision you saw; needed to replace another person's label.",
-    )
-
-
 class AnnotationFilterSerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.choices, required=False)
-    image = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    image = id_field(required=False)
 
 
 class PseudoLabelSerializer(serializers.ModelSerializer):
@@ -197,21 +185,7 @@ class PseudoLabelSerializer(serializers.ModelSerializer):
 
 
 class PseudoLabelFilterSerializer(serializers.Serializer):
-    class_index = serializers.IntegerField(min_value=0, max_value=32767, required=False, help_text="Only this predicted class.")
-
-
-class PseudoLabelDecisionSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1, max_value=2**31 - 1, help_text="The version whose predictions were reviewed.")
-    accept = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=MAX_IDS)
-    reject = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), default=list, max_length=MAX_IDS)
-
-    def validate(self, data: dict) -> dict:
-        if not data["accept"] and not data["reject"]:
-            raise serializers.ValidationError("Give at least one image id in accept or reject.")
-        both = set(data["accept"]) & set(data["reject"])
-        if both:
-            raise serializers.ValidationError(f"Images cannot be both accepted and rejected: {sorted(both)}.")
-        return data
+    class_index = class_index_field(required=False, help_text="Only this predicted class.")
 
 
 class DecisionResultSerializer(serializers.Serializer):
@@ -253,7 +227,7 @@ class LabelExportQuerySerializer(serializers.Serializer):
 
 class ModelExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=MODEL_FORMATS)
-    version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1, help_text="Default: the current version.")
+    version = version_field(required=False, help_text="Default: the current version.")
 
 
 class TrainingStateSerializer(serializers.Serializer):

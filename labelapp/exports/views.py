@@ -22,6 +22,7 @@ from labelapp.exports.services import (
     model_export_archive,
     model_export_filename,
 )
+from labelapp.lib.inputs import error_text
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import get_project_for_user
 from labelapp.training.models import ModelVersion
@@ -102,6 +103,5 @@ def download(request: HttpRequest, slug: str, kind: str) -> HttpResponseBase:
     serializer_class, respond = DOWNLOADS[kind]
     query = serializer_class(data=request.GET)
     if not query.is_valid():
-        reasons = "; ".join(f"{field}: {' '.join(map(str, messages))}" for field, messages in query.errors.items())
-        return HttpResponseBadRequest(reasons, content_type="text/plain; charset=utf-8")
+        return HttpResponseBadRequest(error_text(query.errors), content_type="text/plain; charset=utf-8")
     return respond(project, query)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labelapp.images import selectors, services
 from labelapp.images.models import Image
 from labelapp.lib.images import CONTENT_TYPES
+from labelapp.lib.inputs import ImagePageQuerySerializer, InvalidInput, validated
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 
@@ -18,19 +19,17 @@ UPLOAD_ROLE = Role.REVIEWER
 FILTERS = {"labeled": True, "unlabeled": False}
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
-
-
 @login_required
 @require_GET
 def image_list(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
-    shown = request.GET.get("show", "")
+    try:
+        query = validated(ImagePageQuerySerializer, request.GET)
+    except InvalidInput as refused:
+        return HttpResponseBadRequest(str(refused), content_type="text/plain; charset=utf-8")
+    shown = query.get("show", "")
     page = selectors.image_page(
-        project=project, after=_int_param(request, "after"), before=_int_param(request, "before"),
-        labeled=FILTERS.get(shown),
+        project=project, after=query.get("after"), before=query.get("before"), labeled=FILTERS.get(shown)
     )
     return render(request, "images/list.html", {
         "project": project, "page": page, "show": shown if shown in FILTERS else "",
@@ -49,7 +48,7 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "images/upload.html", {"project": project})
     uploads = request.FILES.getlist("files")
     if not uploads:
-        return JsonResponse({"error": "No files were sent."}, status=400)
+        return JsonResponse({"detail": "No files were sent."}, status=400)
     report = services.uploads_import(
         project=project, uploads=uploads, user=request.user,
         labels_from_folders=request.POST.get("labels_from_folders") == "1",

@@ -81,14 +81,14 @@ def label_page_context(project: Project, user: AbstractBaseUser, queue: str) -> 
     }
 
 
-def review_page_context(project: Project, *, class_param: str, after_param: str, page_size: int) -> dict:
+def review_page_context(
+    project: Project, *, class_index: int | None, after: selectors.ReviewCursor | None, page_size: int
+) -> dict:
     """A page of the review grid, grouped by predicted class, plus the cursor of the next page."""
     version = selectors.current_version(project)
-    class_index = int(class_param) if class_param.isdigit() else None
     names = {c["index"]: c["name"] for c in classes(project)}
     items: list[Prediction] = []
     if version is not None:
-        after = selectors.ReviewCursor.decode(after_param) if after_param else None
         items = list(selectors.review_queue(project, version=version, class_index=class_index, after=after)[: page_size + 1])
     more = len(items) > page_size
     items = items[:page_size]
@@ -117,12 +117,11 @@ def _review_item(slug: str, prediction: Prediction) -> dict:
     }
 
 
-def suspects_items(project: Project, *, after_param: str, page_size: int) -> dict:
+def suspects_items(project: Project, *, after: selectors.SuspectCursor | None, page_size: int) -> dict:
     """A page of suspected label errors as JSON, with the cursor of the next page."""
     version = selectors.current_version(project)
     if version is None:
         return {"items": [], "next_after": "", "version": 0}
-    after = selectors.SuspectCursor.decode(after_param) if after_param else None
     rows = list(selectors.suspects_queue(project, version=version, after=after)[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
@@ -149,7 +148,7 @@ def suspects_items(project: Project, *, after_param: str, page_size: int) -> dic
 
 
 def suspects_page_context(project: Project, page_size: int) -> dict:
-    first_page = suspects_items(project, after_param="", page_size=page_size)
+    first_page = suspects_items(project, after=None, page_size=page_size)
     return {
         "project": project,
         "counts": selectors.labeling_counts(project),

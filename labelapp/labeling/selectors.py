@@ -7,6 +7,7 @@ Every queue is a keyset query on indexed columns: the label queue walks a precom
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from labelapp.labeling.models import (
     ReviewDecision,
     Source,
 )
+from labelapp.lib.inputs import MAX_ID
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion, Prediction
 
@@ -145,12 +147,18 @@ def _cursor_text(*values: float) -> str:
 
 
 def _cursor_values(text: str, *types: type) -> tuple | None:
-    """The values of :func:`_cursor_text`, converted to ``types``; ``None`` when the text is not one."""
+    """The values of :func:`_cursor_text`, converted to ``types``; ``None`` when the text is not one
+    (other than ASCII, an infinity or a NaN, an int outside 0..2^63-1: no database compares those)."""
     parts = text.split(":")
+    if len(parts) != len(types) or not text.isascii():
+        return None
     try:
-        return tuple(kind(part) for kind, part in zip(types, parts, strict=True))
+        values = tuple(kind(part) for kind, part in zip(types, parts, strict=True))
     except ValueError:
         return None
+    if any(not math.isfinite(v) if isinstance(v, float) else not 0 <= v <= MAX_ID for v in values):
+        return None
+    return values
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labelapp.images.models import Image
-from labelapp.labeling import charts, presenters, selectors, services
+from labelapp.labeling import charts, inputs, presenters, selectors, services
+from labelapp.lib.inputs import InvalidInput, validated
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 
@@ -25,8 +25,14 @@ REVIEW_PAGE_SIZE = 40
 SUSPECTS_PAGE_SIZE = 20
 
 
+def error(detail: str, status: int) -> JsonResponse:
+    """A refused request in the REST API's shape: ``{"detail": "..."}``."""
+    return JsonResponse({"detail": detail}, status=status)
+
+
 def json_endpoint(minimum: Role) -> Callable:
-    """Log-in required, project scoped at ``minimum`` role, JSON body parsed, labeling errors → JSON + status."""
+    """Log-in required, project scoped at ``minimum`` role, JSON body parsed; refusals answer ``{"detail"}``
+    with their status (400 for bad input, 404 for an id outside the project, 409 for a conflict)."""
 
     def decorate(view: Callable) -> Callable:
         @login_required
@@ -35,34 +41,34 @@ def json_endpoint(minimum: Role) -> Callable:
             project = get_project_for_user(request.user, slug, minimum=minimum)
             try:
                 body = json.loads(request.body or b"{}") if request.method == "POST" else {}
-                if not isinstance(body, dict):
-                    raise ValueError
-            except ValueError:
-                return JsonResponse({"error": "The request body is not a JSON object."}, status=400)
+            except (ValueError, RecursionError):
+                body = None
+            if not isinstance(body, dict):
+                return error("The request body is not a JSON object.", 400)
             try:
                 return JsonResponse(view(request, project, body))
-            except services.LabelingError as error:
-                return JsonResponse({"error": str(error)}, status=error.status)
-            except (KeyError, TypeError, ValueError) as error:
-                return JsonResponse({"error": f"Bad request: {error}"}, status=400)
+            except InvalidInput as refused:
+                return error(str(refused), 400)
+            except services.LabelingError as refused:
+                return error(str(refused), refused.status)
+            except Http404:
+                return error("Not found.", 404)
 
         return wrapper
 
     return decorate
 
 
-def _image(project: Project, image_id: Any) -> Image:
-    return get_object_or_404(Image, project=project, pk=int(image_id))
+def _image(project: Project, image_id: int) -> Image:
+    return get_object_or_404(Image, project=project, pk=image_id)
 
 
-def _class(project: Project, index: Any) -> LabelClass:
-    return get_object_or_404(LabelClass, project=project, index=int(index))
+def _class(project: Project, index: int) -> LabelClass:
+    return get_object_or_404(LabelClass, project=project, index=index)
 
 
-def _queue(value: Any) -> str:
-    if value not in selectors.QUEUES:
-        raise Http404("No such queue")
-    return value
+def _bad_page_query(refused: InvalidInput) -> HttpResponse:
+    return HttpResponseBadRequest(str(refused), content_type="text/plain; charset=utf-8")
 
 
 def _page(request: HttpRequest, slug: str, queue: str) -> HttpResponse:
@@ -85,21 +91,21 @@ def low_confidence_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
 def next_image(request: HttpRequest, project: Project, body: dict) -> dict:
-    lease = services.lease_next(
-        project=project, user=request.user, queue=_queue(body.get("queue", "label")), held=body.get("held", [])
-    )
+    query = validated(inputs.NextImageRequestSerializer, body)
+    lease = services.lease_next(project=project, user=request.user, queue=query["queue"], held=query["held"])
     return {"image": presenters.leased_image(project, lease) if lease else None}
 
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
 def submit(request: HttpRequest, project: Project, body: dict) -> dict:
+    given = validated(inputs.AnnotationSubmitSerializer, body)
     annotation = services.annotation_submit(
         project=project,
-        image=_image(project, body["image"]),
-        label_class=_class(project, body["class_index"]),
+        image=_image(project, given["image"]),
+        label_class=_class(project, given["class_index"]),
         user=request.user,
-        expected_revision=body.get("expected_revision"),
+        expected_revision=given.get("expected_revision"),
     )
     return {"image": annotation.image_id, "revision": annotation.revision, "class_index": annotation.label_class.index}
 
@@ -114,14 +120,15 @@ def undo(request: HttpRequest, project: Project, body: dict) -> dict:
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
 def skip(request: HttpRequest, project: Project, body: dict) -> dict:
-    services.image_skip(project=project, user=request.user, image=_image(project, body["image"]))
-    return {"skipped": int(body["image"])}
+    image = _image(project, validated(inputs.ImageRequestSerializer, body)["image"])
+    services.image_skip(project=project, user=request.user, image=image)
+    return {"skipped": image.pk}
 
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
 def release(request: HttpRequest, project: Project, body: dict) -> dict:
-    services.lease_release(user=request.user, image_ids=[int(i) for i in body.get("images", [])])
+    services.lease_release(user=request.user, image_ids=validated(inputs.ReleaseRequestSerializer, body)["images"])
     return {"released": True}
 
 
@@ -145,11 +152,12 @@ def state(request: HttpRequest, project: Project, body: dict) -> dict:
 @require_GET
 def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
+    try:
+        query = validated(inputs.ReviewPageQuerySerializer, request.GET)
+    except InvalidInput as refused:
+        return _bad_page_query(refused)
     context = presenters.review_page_context(
-        project,
-        class_param=request.GET.get("class", ""),
-        after_param=request.GET.get("after", ""),
-        page_size=REVIEW_PAGE_SIZE,
+        project, class_index=query.get("class_index"), after=query.get("after") or None, page_size=REVIEW_PAGE_SIZE
     )
     return render(request, "labeling/review.html", context)
 
@@ -157,12 +165,13 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 @json_endpoint(Role.REVIEWER)
 def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
+    decision = validated(inputs.PseudoLabelDecisionSerializer, body)
     return services.pseudo_labels_decide(
         project=project,
         user=request.user,
-        version_number=int(body["version"]),
-        accept_ids=[int(i) for i in body.get("accept", [])],
-        reject_ids=[int(i) for i in body.get("reject", [])],
+        version_number=decision["version"],
+        accept_ids=decision["accept"],
+        reject_ids=decision["reject"],
     )
 
 
@@ -182,14 +191,16 @@ def suspects_page(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @json_endpoint(Role.REVIEWER)
 def suspects_items(request: HttpRequest, project: Project, body: dict) -> dict:
-    return presenters.suspects_items(project, after_param=request.GET.get("after", ""), page_size=SUSPECTS_PAGE_SIZE)
+    after = validated(inputs.SuspectsQuerySerializer, request.GET).get("after") or None
+    return presenters.suspects_items(project, after=after, page_size=SUSPECTS_PAGE_SIZE)
 
 
 @require_POST
 @json_endpoint(Role.REVIEWER)
 def suspect_keep(request: HttpRequest, project: Project, body: dict) -> dict:
+    given = validated(inputs.SuspectKeepSerializer, body)
     decision = services.suspect_keep(
-        project=project, user=request.user, image=_image(project, body["image"]), version_number=int(body["version"])
+        project=project, user=request.user, image=_image(project, given["image"]), version_number=given["version"]
     )
     return {"kept": decision.image_id}
 

@@ -203,13 +203,31 @@ def label_class_add(*, project: Project, name: str) -> LabelClass:
     return LabelClass.objects.create(project=project, index=index, name=name.strip(), hotkey=hotkey)
 
 
-def _owner_count(project: Project) -> int:
-    return Membership.objects.select_for_update().filter(project=project, role=Role.OWNER).count()
+def _lock_memberships(project: Project) -> None:
+    """Serialise the membership writes of one project: lock its row until the transaction ends.
+
+    Every write below takes this lock first, so two owners demoting or removing each other at once run
+    one after the other and the second sees the first's change (on PostgreSQL; SQLite serialises every
+    write anyway). Locking the owner rows alone is not enough: an aggregate ``count()`` takes no row lock.
+    """
+    Project.objects.select_for_update().only("pk").get(pk=project.pk)
+
+
+def _locked(membership: Membership) -> Membership:
+    """``membership`` as it is now, read under the project's lock (the caller's copy may be stale)."""
+    _lock_memberships(membership.project)
+    return Membership.objects.select_related("project", "user").get(pk=membership.pk)
+
+
+def _is_last_owner(membership: Membership) -> bool:
+    owners = Membership.objects.filter(project_id=membership.project_id, role=Role.OWNER)
+    return membership.role == Role.OWNER and not owners.exclude(pk=membership.pk).exists()
 
 
 @transaction.atomic
 def membership_add(*, project: Project, user: AbstractBaseUser, role: Role) -> Membership:
     """Give ``user`` a role in ``project``; refuses a user who is already a member."""
+    _lock_memberships(project)
     if Membership.objects.filter(project=project, user=user).exists():
         raise ValidationError(f"{user} is already a member; change their role instead.")
     return Membership.objects.create(project=project, user=user, role=Role(role))
@@ -219,19 +237,25 @@ def membership_add(*, project: Project, user: AbstractBaseUser, role: Role) -> M
 def membership_set_role(*, membership: Membership, role: Role) -> Membership:
     """Change a member's role; the last owner cannot step down."""
     role = Role(role)
-    if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.project) <= 1:
+    current = _locked(membership)
+    if role != Role.OWNER and _is_last_owner(current):
         raise ValidationError("The project needs at least one owner: add another owner first.")
+    current.role = role
+    current.save(update_fields=["role"])
     membership.role = role
-    membership.save(update_fields=["role"])
-    return membership
+    return current
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
     """Remove a member; the last owner cannot be removed."""
-    if membership.role == Role.OWNER and _owner_count(membership.project) <= 1:
+    try:
+        current = _locked(membership)
+    except Membership.DoesNotExist:
+        return  # removed meanwhile (by another owner at the same moment): nothing left to do
+    if _is_last_owner(current):
         raise ValidationError("The project needs at least one owner: add another owner first.")
-    membership.delete()
+    current.delete()
 
 
 @dataclass(frozen=True)

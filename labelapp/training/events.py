@@ -6,13 +6,22 @@ Any app may publish, e.g. ``publish(project_id, labels_changed())``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 # The consumer's handler for group messages is ``project_event`` (Channels maps "." to "_").
 GROUP_MESSAGE_TYPE = "project.event"
+# Handled by the consumer itself (``membership_changed``), never relayed to browsers: the sockets of the
+# named user re-check their membership and close if it is gone or its role changed.
+MEMBERSHIP_MESSAGE_TYPE = "membership.changed"
 
 
 class RoundStarted(TypedDict):
@@ -72,9 +81,39 @@ def labels_changed() -> LabelsChanged:
     return {"type": "labels.changed"}
 
 
-def publish(project_id: int, event: Event | dict[str, Any]) -> None:
-    """Send ``event`` to every open page of the project (from sync code: views, services, jobs)."""
+def _group_send(project_id: int, message: dict[str, Any]) -> None:
+    """Send to the project's group from sync code. A Redis that stays unreachable after the layer's retries
+    loses the message with a warning instead of failing the caller (a round, a label): pages catch up by
+    version when they reconnect and every 30 s."""
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(group_name(project_id), {"type": GROUP_MESSAGE_TYPE, "event": dict(event)})
+    send = async_to_sync(layer.group_send)
+    try:
+        if _loop_running_here():  # async_to_sync refuses to run here: send from a thread of its own
+            with ThreadPoolExecutor(1) as thread:
+                thread.submit(send, group_name(project_id), message).result()
+        else:
+            send(group_name(project_id), message)
+    except RedisError as error:
+        logger.warning("project %s: %s not sent to open pages: %s", project_id, message["type"], error)
+
+
+def _loop_running_here() -> bool:
+    """Whether this thread runs an event loop (sync code called from async code, or a save in a thread
+    that drives Playwright's sync API in the browser tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def publish_membership_changed(project_id: int, user_id: int) -> None:
+    """Tell the open sockets of ``project_id`` that ``user_id``'s membership changed (role, or removed)."""
+    _group_send(project_id, {"type": MEMBERSHIP_MESSAGE_TYPE, "user": user_id})
+
+
+def publish(project_id: int, event: Event | dict[str, Any]) -> None:
+    """Send ``event`` to every open page of the project (from sync code: views, services, jobs)."""
+    _group_send(project_id, {"type": GROUP_MESSAGE_TYPE, "event": dict(event)})

@@ -21,9 +21,9 @@ async function parse(response) {
   try {
     body = await response.json();
   } catch (error) {
-    body = { error: `Server answered ${response.status}.` };
+    body = { detail: `Server answered ${response.status}.` };
   }
-  if (!response.ok) throw new RequestError(body.error || `Server answered ${response.status}.`, response.status);
+  if (!response.ok) throw new RequestError(body.detail || `Server answered ${response.status}.`, response.status);
   return body;
 }
 

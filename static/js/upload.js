@@ -58,7 +58,7 @@
         try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
         if (xhr.status === 200 && body) resolve(body);
         else resolve({ results: batch.map(function (f) {
-          return { name: f.name, status: "refused", reason: (body && body.error) || ("server answered " + xhr.status) };
+          return { name: f.name, status: "refused", reason: (body && body.detail) || ("server answered " + xhr.status) };
         }) });
       };
       xhr.onerror = function () {

@@ -27,9 +27,13 @@ DEAD = 40  # channels in the group that nobody reads: a browser tab killed witho
 BURST = 150  # events, over channels_redis's per-channel capacity (100): the dead channels fill up
 
 
-def socket_for(slug: str, client: Client, origin: bytes = b"http://testserver") -> WebsocketCommunicator:
+def socket_for(
+    slug: str, client: Client, origin: bytes = b"http://testserver", host: bytes = b"testserver"
+) -> WebsocketCommunicator:
+    """A socket opened the way a browser opens it from a page of ``host``: Origin, Host and the session cookie."""
     cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=[(b"origin", origin), (b"cookie", cookie.encode())])
+    headers = [(b"origin", origin), (b"host", host), (b"cookie", cookie.encode())]
+    return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=headers)
 
 
 def event(version: int) -> dict:

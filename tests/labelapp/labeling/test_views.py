@@ -96,14 +96,14 @@ def test_a_conflicting_submit_is_409_with_a_clear_message(project, images, annot
     post(reviewer_client, "submit", project, {"image": images[0].pk, "class_index": 1})
     response = post(annotator_client, "submit", project, {"image": images[0].pk, "class_index": 2})
     assert response.status_code == 409
-    assert "rita-reviewer already labeled this image “trouser”" in response.json()["error"]
+    assert "rita-reviewer already labeled this image “trouser”" in response.json()["detail"]
 
 
 def test_bad_input_is_400_not_500(project, images, annotator_client):
     assert post(annotator_client, "submit", project, {"class_index": 0}).status_code == 400
     response = annotator_client.post(url("submit", project), "not json", content_type="application/json")
     assert response.status_code == 400
-    assert post(annotator_client, "next", project, {"queue": "elsewhere"}).status_code == 404
+    assert post(annotator_client, "next", project, {"queue": "elsewhere"}).status_code == 400
 
 
 def test_posts_need_the_csrf_token(project, images, annotator):
@@ -178,8 +178,9 @@ def test_image_ids_of_another_project_are_ignored_by_review_decisions(project, o
     foreign = add_images(other_project, 1, start=60)[0]
     LabelClass.objects.create(project=other_project, index=1, name="dog", hotkey="2")
     foreign_version = add_version(other_project, {foreign: (0, 0.99)})
-    response = post(reviewer_client, "review_decide", project, {"version": version.number, "accept": [foreign.pk], "reject": [foreign.pk]})
-    assert response.json() == {"accepted": 0, "rejected": 0} and foreign_version.number == 1
+    for decision in ("accept", "reject"):
+        response = post(reviewer_client, "review_decide", project, {"version": version.number, decision: [foreign.pk]})
+        assert response.json() == {"accepted": 0, "rejected": 0} and foreign_version.number == 1
     assert not Annotation.objects.exists() and not ReviewDecision.objects.exists()
 
 
