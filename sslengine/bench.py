@@ -86,6 +86,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "OpenMP threads competing with other processes ran up to 10x slower in our measurements",
     )
     parser.add_argument("--json", type=Path, default=None, help="write config and results here")
+    parser.add_argument("--save", type=Path, default=None, help="write the trained checkpoint here (Trainer.save)")
     return parser.parse_args(argv)
 
 
@@ -128,6 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         on_progress=on_progress,
     )
     bar.close()
+    if args.save:
+        trainer.save(args.save)
     eval_start = time.perf_counter()
     accuracy = trainer.evaluate(test.images, test.labels, batch_size=1024)
     return {
