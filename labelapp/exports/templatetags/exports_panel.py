@@ -2,6 +2,8 @@
 
 from django import template
 
+from labelapp.exports.forms import DistillForm
+from labelapp.exports.selectors import distilled_students, distillations_of
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import ModelVersion
@@ -17,4 +19,11 @@ def exports_panel(context: template.Context, project: Project) -> dict:
         ModelVersion.objects.filter(project=project).order_by("-number").values_list("number", flat=True)[:50]
         if is_owner else []
     )
-    return {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions)}
+    context = {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions)}
+    if is_owner:
+        context.update(
+            distillations=distillations_of(project=project),
+            distilled_students=distilled_students(project=project),
+            distill_form=DistillForm(project=project),
+        )
+    return context
