@@ -14,12 +14,12 @@ MAX_SECONDS = 3600
 
 
 class DistillForm(forms.Form):
-    version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), to_field_name="number")
+    version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), to_field_name="number", empty_label=None)
     student = forms.ChoiceField(choices=())
     mode = forms.ChoiceField(choices=Distillation.Mode.choices, initial=Distillation.Mode.HARD)
     seconds = forms.IntegerField(min_value=5, max_value=MAX_SECONDS, initial=DEFAULT_SECONDS)
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["version"].queryset = ModelVersion.objects.filter(project=project).select_related("project")
+        self.fields["version"].queryset = ModelVersion.objects.filter(project=project).select_related("project").order_by("-number")
         self.fields["student"].choices = [(name, name) for name in list_backbones()]

@@ -21,7 +21,7 @@ from sslengine.distill import (
     teacher_log_probs,
     teacher_targets,
 )
-from sslengine.export import ExportMetadata, argmax_agreement, export_onnx, onnx_metadata, quantize_onnx
+from sslengine.export import ExportMetadata, argmax_agreement, export_onnx, onnx_metadata, onnx_probabilities, quantize_onnx
 
 LABELED_EVERY = 10  # every 10th image of the shipped subset keeps its label: 200 labeled, 2,000 in all
 
@@ -143,6 +143,8 @@ def test_int8_onnx_agrees_with_fp32_on_99_percent_of_the_shipped_subset(teacher:
     fp32 = export_onnx(teacher, tmp_path / "model.onnx", meta)
     int8 = quantize_onnx(fp32, tmp_path / "model.int8.onnx", fashion_small.images)
     assert argmax_agreement(fp32, int8, fashion_small.images) >= 0.99
+    probs = onnx_probabilities(int8, fashion_small.images[:64])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)  # the softmax stays float
     assert int8.stat().st_size < fp32.stat().st_size
     stored = onnx_metadata(int8)
     assert stored["precision"] == "int8" and stored["classes"] == list(fashion_small.classes)
