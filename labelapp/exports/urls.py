@@ -7,5 +7,5 @@ urlpatterns = [
     path("exports/labels/", views.download, {"kind": "labels"}, name="labels"),
     path("exports/model/", views.download, {"kind": "model"}, name="model"),
     path("exports/distill/", views.distill_start, name="distill"),
-    path("exports/distillations/<int:pk>/", views.distillation_status, name="distillation"),
+    path("exports/distillations/<int:distillation_id>/", views.distillation_status, name="distillation"),
 ]

@@ -126,8 +126,8 @@ def distill_start(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 @login_required
 @require_GET
-def distillation_status(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
+def distillation_status(request: HttpRequest, slug: str, distillation_id: int) -> JsonResponse:
     """Owners only: progress and results of one of the project's distillations (the panel polls it)."""
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
-    distillation = get_object_or_404(Distillation, project=project, pk=pk)
+    distillation = get_object_or_404(Distillation, project=project, pk=distillation_id)
     return JsonResponse(distillation_state(distillation=distillation))

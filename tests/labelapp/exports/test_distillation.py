@@ -11,6 +11,8 @@ import django_rq
 import numpy as np
 import onnxruntime
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from rq import SimpleWorker
 
@@ -61,7 +63,7 @@ def test_owner_starts_a_distillation_that_the_default_worker_runs_and_the_export
 
     distillation.refresh_from_db()
     assert distillation.status == "done" and distillation.progress == 1.0 and distillation.steps_done > 0
-    status = owner_client.get(reverse("exports:distillation", kwargs={"slug": "clothes", "pk": distillation.pk})).json()
+    status = owner_client.get(reverse("exports:distillation", kwargs={"slug": "clothes", "distillation_id": distillation.pk})).json()
     assert status["status"] == "done" and status["metrics"]["student"]["name"] == "cnn-dw (soft distillation)"
     assert 0.0 <= status["metrics"]["student"]["agreement_with_teacher"] <= 1.0
     assert status["metrics"]["teacher"]["running_accuracy"] == 0.5  # the version's own prequential figure
@@ -112,13 +114,13 @@ def test_non_owners_can_neither_start_nor_follow_a_distillation(trained_project,
     client = request.getfixturevalue(who)
     start = client.post(reverse("exports:distill", kwargs={"slug": "clothes"}), {"version": "1", "student": "cnn-dw", "mode": "hard", "seconds": "5"})
     assert start.status_code == 404
-    assert client.get(reverse("exports:distillation", kwargs={"slug": "clothes", "pk": distillation.pk})).status_code == 404
+    assert client.get(reverse("exports:distillation", kwargs={"slug": "clothes", "distillation_id": distillation.pk})).status_code == 404
     assert Distillation.objects.count() == 1
 
 
 def test_another_projects_distillation_is_404(trained_project, other_project, outsider_client) -> None:
     distillation = distillation_start(version=ModelVersion.objects.get(project=trained_project), student="cnn-dw", mode="hard", steps=2)
-    response = outsider_client.get(reverse("exports:distillation", kwargs={"slug": "elsewhere", "pk": distillation.pk}))
+    response = outsider_client.get(reverse("exports:distillation", kwargs={"slug": "elsewhere", "distillation_id": distillation.pk}))
     assert response.status_code == 404
 
 
@@ -139,3 +141,10 @@ def test_a_distillation_whose_teacher_checkpoint_is_gone_fails_with_the_reason(t
     distillation.refresh_from_db()
     assert distillation.status == "failed" and "gone.pt" in distillation.error
     assert distillation.checkpoint == "" and distillation.finished_at is not None
+
+
+def test_export_model_command_writes_the_int8_variant_and_refuses_an_undistilled_one(trained_project, tmp_path) -> None:
+    call_command("export_model", "--project", "clothes", "--format", "onnx", "--variant", "int8", "--out", str(tmp_path), stdout=io.StringIO())
+    assert json.loads((tmp_path / "model_card.json").read_text())["deployment"]["precision"] == "int8"
+    with pytest.raises(CommandError, match="no finished distillation to cnn-dw"):
+        call_command("export_model", "--project", "clothes", "--format", "onnx", "--variant", "distilled:cnn-dw", "--out", str(tmp_path / "d"))
