@@ -22,4 +22,5 @@ class DistillForm(forms.Form):
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["version"].queryset = ModelVersion.objects.filter(project=project).select_related("project").order_by("-number")
+        self.fields["version"].label_from_instance = lambda version: f"v{version.number}"
         self.fields["student"].choices = [(name, name) for name in list_backbones()]
