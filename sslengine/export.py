@@ -13,6 +13,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import os
+import platform
+import statistics
+import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -352,9 +356,6 @@ class _CalibrationImages:
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
 
-    def rewind(self) -> None:
-        raise NotImplementedError("calibration reads the images once")
-
 
 def _as_uint8_array(images: torch.Tensor | np.ndarray) -> np.ndarray:
     array = images.cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
@@ -457,11 +458,6 @@ def measure_latency(
     bursts on a shared machine). ``threads`` onnxruntime intra-op threads; the images are repeated
     when there are fewer than a batch.
     """
-    import os
-    import platform
-    import statistics
-    import time
-
     array = _as_uint8_array(images)
     session = _session(path, threads)
     per_image: dict[str, float] = {}

@@ -309,7 +309,8 @@ def distillation_start(
     distillation = Distillation.objects.create(
         project=version.project, version=version, student=student, mode=mode, seconds=seconds, steps=steps, created_by=user
     )
-    timeout = int((seconds or 0) + 600 + (steps or 0))  # the budget plus labeling the pool with the teacher
+    # the budget (a step takes well under a second) plus labeling the pool with the teacher and saving
+    timeout = int((seconds or 0) + (steps or 0) + 600)
 
     def enqueue() -> None:
         django_rq.get_queue(DISTILL_QUEUE).enqueue_call(DISTILL_JOB, args=(distillation.pk,), timeout=timeout)
