@@ -139,6 +139,32 @@ def cnn_small(spec: BackboneSpec) -> Body:
     return Body(nn.Sequential(*layers), widths[-1], *_default_stats(spec.in_channels))
 
 
+def _depthwise_separable(cin: int, cout: int, stride: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False),
+        nn.BatchNorm2d(cin),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    ]
+
+
+@register_backbone("cnn-dw")
+def cnn_dw(spec: BackboneSpec) -> Body:
+    """A distillation student: a stride-2 3×3 stem, then three depthwise-separable blocks (MobileNet,
+    Howard et al. 2017) of 32-64-128 channels (the last two stride 2); 14k parameters.
+
+    About 8× fewer multiply-adds than ``cnn-small`` (the stem works at half resolution and every 3×3
+    convolution is depthwise); on this CPU with onnxruntime at 28×28: 2.7× lower latency at batch 1
+    and 30× at batch 64. Too small to learn well from few labels itself: it is meant to be distilled.
+    """
+    layers: list[nn.Module] = _conv_bn_relu(spec.in_channels, 16, 2)
+    layers += _depthwise_separable(16, 32, 1) + _depthwise_separable(32, 64, 2) + _depthwise_separable(64, 128, 2)
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return Body(nn.Sequential(*layers), 128, *_default_stats(spec.in_channels))
+
+
 class _WideBlock(nn.Module):
     """Pre-activation residual block of a Wide ResNet (Zagoruyko & Komodakis, 2016)."""
 

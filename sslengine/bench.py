@@ -106,6 +106,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "OpenMP threads competing with other processes ran up to 10x slower in our measurements",
     )
     parser.add_argument("--json", type=Path, default=None, help="write config and results here")
+    parser.add_argument("--save", type=Path, default=None, help="write the trained checkpoint here (Trainer.save)")
     args = parser.parse_args(argv)
     if (args.labels_per_class is None) == (args.labeled_indices is None):
         parser.error("pass exactly one of --labels-per-class and --labeled-indices")
@@ -203,6 +204,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "test_accuracy": trainer.evaluate(test.images, test.labels, batch_size=1024),
             })
     bar.close()
+    if args.save:
+        trainer.save(args.save)
     eval_start = time.perf_counter()
     accuracy = trainer.evaluate(test.images, test.labels, batch_size=1024)
     return {

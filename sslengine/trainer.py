@@ -72,11 +72,15 @@ class Trainer:
     are channels_last on every device (oneDNN's CPU convolutions are ~25 % faster that way too).
     """
 
-    def __init__(self, config: TrainConfig, device: str | torch.device | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, device: str | torch.device | None = None, algorithm: Algorithm | None = None
+    ) -> None:
+        """``algorithm`` replaces the registered ``config.algorithm`` (knowledge distillation trains a
+        student with a loss that needs a teacher, :mod:`sslengine.distill`); ``None`` builds the registered one."""
         config.validate()
         self.config = config
         self.device = resolve_device(device)
-        self.algorithm: Algorithm = create_algorithm(config).to(self.device)
+        self.algorithm: Algorithm = (algorithm or create_algorithm(config)).to(self.device)
         spec = BackboneSpec(config.in_channels, config.image_size, config.bn_momentum, config.pretrained_path)
         proj_dim = config.proj_dim if self.algorithm.uses_projection else 0
         with torch.random.fork_rng(devices=[]):
@@ -263,12 +267,25 @@ class Trainer:
         atomic_save(self.state_dict(), path)
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device | None = None) -> Trainer:
-        """Rebuild a trainer (config, weights, EMA, optimizer, step, algorithm state, RNG) from ``save``."""
-        state = load_checkpoint(path)
+    def load(
+        cls, path: str | Path, device: str | torch.device | None = None, algorithm: Algorithm | None = None
+    ) -> Trainer:
+        """Rebuild a trainer (config, weights, EMA, optimizer, step, algorithm state, RNG) from ``save``;
+        ``algorithm`` as in the constructor (it receives the saved algorithm state)."""
+        return cls.from_state(load_checkpoint(path), device, algorithm, source=str(path))
+
+    @classmethod
+    def from_state(
+        cls,
+        state: dict[str, Any],
+        device: str | torch.device | None = None,
+        algorithm: Algorithm | None = None,
+        source: str = "checkpoint",
+    ) -> Trainer:
+        """:meth:`load` from an already read :meth:`state_dict`."""
         if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: unsupported checkpoint format {state.get('format')!r}")
-        trainer = cls(TrainConfig.from_dict(state["config"]), device)
+            raise ValueError(f"{source}: unsupported checkpoint format {state.get('format')!r}")
+        trainer = cls(TrainConfig.from_dict(state["config"]), device, algorithm)
         trainer.model.load_state_dict(state["model"])
         trainer.ema_model.load_state_dict(state["ema_model"])
         trainer.optimizer.load_state_dict(state["optimizer"])

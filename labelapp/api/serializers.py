@@ -23,6 +23,7 @@ from labelapp.lib.inputs import id_field
 from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.selectors import role_of
 from labelapp.training.models import ModelVersion, Prediction
+from sslengine import list_backbones
 
 
 
@@ -228,6 +229,25 @@ class LabelExportQuerySerializer(serializers.Serializer):
 class ModelExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=MODEL_FORMATS)
     version = version_field(required=False, help_text="Default: the current version.")
+    variant = serializers.CharField(
+        required=False, default="trained", max_length=60,
+        help_text="trained (default), int8 (ONNX, quantised) or distilled:<student backbone> (a finished distillation).",
+    )
+
+    def validate_variant(self, value: str) -> str:
+        if value in ("trained", "int8"):
+            return value
+        kind, _, student = value.partition(":")
+        if kind == "distilled" and student in list_backbones():
+            return value
+        raise serializers.ValidationError(
+            f"choose trained, int8 or distilled:<student> with a student among {', '.join(list_backbones())}"
+        )
+
+    def validate(self, data: dict) -> dict:
+        if data.get("variant") == "int8" and data.get("format") != "onnx":
+            raise serializers.ValidationError({"variant": "int8 models are exported as ONNX only"})
+        return data
 
 
 class TrainingStateSerializer(serializers.Serializer):

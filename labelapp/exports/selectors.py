@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
+from labelapp.exports.models import Distillation
 from labelapp.labeling.models import Annotation, Source
 from labelapp.labeling.selectors import review_queue
 from labelapp.projects.models import Project
@@ -129,3 +130,29 @@ def version_for_export(*, project: Project, number: int | None = None) -> ModelV
     if project.current_version_id is not None:
         return versions.filter(pk=project.current_version_id).first()
     return versions.order_by("-number").first()
+
+
+def distillations_of(*, project: Project, limit: int = 10) -> list[Distillation]:
+    """The project's latest distillations, newest first, with their teacher version."""
+    return list(Distillation.objects.filter(project=project).select_related("version")[:limit])
+
+
+def distilled_students(*, project: Project) -> list[str]:
+    """Students with at least one finished distillation in the project (the export form offers them)."""
+    done = Distillation.objects.filter(project=project, status=Distillation.Status.DONE)
+    return sorted(set(done.values_list("student", flat=True)))
+
+
+def distillation_state(*, distillation: Distillation) -> dict:
+    """What the panel shows of a distillation: status, progress, results or the error."""
+    return {
+        "id": distillation.pk,
+        "version": distillation.version.number,
+        "student": distillation.student,
+        "mode": distillation.mode,
+        "status": distillation.status,
+        "progress": distillation.progress,
+        "steps": distillation.steps_done,
+        "metrics": distillation.metrics,
+        "error": distillation.error,
+    }

@@ -14,17 +14,37 @@ from collections.abc import Iterable, Iterator
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
+import time
+from dataclasses import replace
+
+import django_rq
+import numpy as np
+import torch
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
 
+from labelapp.exports.models import Distillation
 from labelapp.exports.selectors import LabelOptions, LabelRow, archive_name, class_folders, label_rows
+from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.spreadsheet import SafeCsvWriter
 from labelapp.projects.models import Project
+from labelapp.training.cache import ImageCache, cache_update, checkpoint_path
+from labelapp.training.metrics import agreement
 from labelapp.training.models import ModelVersion
-from labelapp.training.services import version_pin
+from labelapp.training.services import training_labels, version_pin
 from sslengine import Trainer
+from sslengine.distill import DistillOptions, distillation_trainer, load_distillation, teacher_targets
 from sslengine.export import FORMATS as MODEL_FORMATS
-from sslengine.export import ExportMetadata, ModelCard, card_date, write_bundle
+from sslengine.export import (
+    ExportMetadata,
+    ModelCard,
+    card_date,
+    evenly_spaced,
+    write_bundle,
+    write_measured_onnx_bundle,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -203,14 +223,23 @@ def model_card_build(*, version: ModelVersion, meta: ExportMetadata, config: dic
     )
 
 
-def model_bundle_write(*, version: ModelVersion, fmt: str, directory: Path) -> list[Path]:
-    """Write the model file, ``model_card.json``, ``model_card.md`` and ``predict.py`` of ``version`` into ``directory``."""
+def model_bundle_write(*, version: ModelVersion, fmt: str, directory: Path, variant: str = "trained") -> list[Path]:
+    """Write the model file, ``model_card.json``, ``model_card.md`` and ``predict.py`` of ``version`` into ``directory``.
+
+    ``variant``: ``trained`` (the version's own network; an ONNX card gives its measured size and
+    latency), ``int8`` or ``distilled:<student>`` (see :func:`measured_bundle_write`).
+    """
     if fmt not in MODEL_FORMATS:
         raise ValueError(f"unknown model format {fmt!r}; choose one of {', '.join(MODEL_FORMATS)}")
+    if variant != "trained":
+        return measured_bundle_write(version=version, fmt=fmt, variant=variant, directory=directory)
     trainer = Trainer.load(_checkpoint_path(version), device="cpu")
     classes = _class_names(version, trainer.config.num_classes)
     meta = ExportMetadata.for_trainer(trainer, classes=classes, version=version.number)
     card = model_card_build(version=version, meta=meta, config=trainer.config.to_dict())
+    if fmt == "onnx":
+        images = evenly_spaced(cache_update(project=version.project).cache.images, 64)
+        return write_measured_onnx_bundle(trainer, directory, card, images, latency_seconds=LATENCY_SECONDS)
     return write_bundle(trainer, directory, card, fmt)
 
 
@@ -218,18 +247,23 @@ class VersionPruned(Exception):
     """The version's checkpoint was pruned (its row and metrics remain) and no export of it was built before."""
 
 
-def model_export_archive(*, version: ModelVersion, fmt: str) -> Path:
+def model_export_archive(*, version: ModelVersion, fmt: str, variant: str = "trained") -> Path:
     """A zip of the bundle under ``EXPORT_DIR/<project id>/``, built on first request and reused after.
     An exported version is pinned: its checkpoint and predictions are never pruned.
 
-    The cache key holds the class names, so renaming a class produces a fresh export.
+    The cache key holds the class names, so renaming a class produces a fresh export, and for a
+    distilled model the distillation's id, so a newer distillation replaces the older one.
     """
     if fmt not in MODEL_FORMATS:
         raise ValueError(f"unknown model format {fmt!r}; choose one of {', '.join(MODEL_FORMATS)}")
     names = "\n".join(version.project.classes.order_by("index").values_list("name", flat=True))
+    student = _variant_student(variant)
+    if student is not None:
+        names += f"\ndistillation {finished_distillation(version=version, student=student).pk}"
     digest = hashlib.sha256(names.encode()).hexdigest()[:10]
     folder = Path(settings.EXPORT_DIR) / str(version.project_id)
-    target = folder / f"{version.project.slug}-v{version.number}-{fmt}-{digest}.zip"
+    label = "" if variant == "trained" else "-" + variant_slug(variant)
+    target = folder / f"{version.project.slug}-v{version.number}{label}-{fmt}-{digest}.zip"
     if target.is_file():
         return target
     if version.is_pruned:
@@ -240,7 +274,7 @@ def model_export_archive(*, version: ModelVersion, fmt: str) -> Path:
     version_pin(version=version)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
-        files = model_bundle_write(version=version, fmt=fmt, directory=Path(work))
+        files = model_bundle_write(version=version, fmt=fmt, directory=Path(work), variant=variant)
         buffer_path = Path(work) / "bundle.zip"
         with zipfile.ZipFile(buffer_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for file in files:
@@ -249,6 +283,196 @@ def model_export_archive(*, version: ModelVersion, fmt: str) -> Path:
     return target
 
 
-def model_export_filename(*, version: ModelVersion, fmt: str) -> str:
-    """The download's file name, e.g. ``clothes-v3-onnx.zip``."""
-    return f"{version.project.slug}-v{version.number}-{fmt}.zip"
+def variant_slug(variant: str) -> str:
+    """``int8`` or ``distilled-<student>``: a file-name-safe form of a variant."""
+    return variant.replace(":", "-")
+
+
+def model_export_filename(*, version: ModelVersion, fmt: str, variant: str = "trained") -> str:
+    """The download's file name, e.g. ``clothes-v3-onnx.zip``, ``clothes-v3-int8-onnx.zip``."""
+    label = "" if variant == "trained" else "-" + variant_slug(variant)
+    return f"{version.project.slug}-v{version.number}{label}-{fmt}.zip"
+
+
+# ---- distillation and measured (int8, distilled) model exports ------------------------------------
+
+DISTILL_JOB = "labelapp.exports.jobs.run_distillation"  # by name: jobs.py imports this module
+DISTILL_QUEUE = "default"
+VARIANTS = ("trained", "int8", "distilled")  # what the export form offers; "distilled:<student>" picks one
+LATENCY_SECONDS = 0.5  # timed onnxruntime calls per batch size when a card measures latency
+AGREEMENT_IMAGES = 4096  # project images (evenly spaced) on which the int8 model is checked against fp32
+PROGRESS_WRITE_SECONDS = 0.5  # at most two progress writes a second
+
+
+class DistillationUnavailable(Exception):
+    """An export asked for a distilled model that does not exist (yet)."""
+
+
+def distillation_start(
+    *, version: ModelVersion, student: str, mode: str, user=None, seconds: float | None = None, steps: int | None = None
+) -> Distillation:
+    """Record a distillation of ``version`` into ``student`` and queue it on the ``default`` queue (on commit).
+
+    Raises ``ValueError`` (with the reason) for an unknown student or mode, or a budget that is not
+    exactly one positive number of seconds or steps.
+    """
+    DistillOptions(student=student, mode=mode).validate()
+    if (seconds is None) == (steps is None) or (seconds is not None and seconds <= 0) or (steps is not None and steps <= 0):
+        raise ValueError("give exactly one positive budget: seconds or steps")
+    distillation = Distillation.objects.create(
+        project=version.project, version=version, student=student, mode=mode, seconds=seconds, steps=steps, created_by=user
+    )
+    # the budget (a step takes well under a second) plus labeling the pool with the teacher and saving
+    timeout = int((seconds or 0) + (steps or 0) + 600)
+
+    def enqueue() -> None:
+        django_rq.get_queue(DISTILL_QUEUE).enqueue_call(DISTILL_JOB, args=(distillation.pk,), timeout=timeout)
+
+    transaction.on_commit(enqueue)
+    return distillation
+
+
+class _ProgressWriter:
+    """``on_progress`` of the student's ``fit``: throttled writes of progress and steps to the row."""
+
+    def __init__(self, distillation: Distillation) -> None:
+        self.distillation = distillation
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, step: int, planned: int, scalars: dict[str, float]) -> None:
+        now = time.perf_counter()
+        if now - self.last < PROGRESS_WRITE_SECONDS:
+            return
+        self.last = now
+        fraction = step / planned if planned else (now - self.started) / float(self.distillation.seconds or 1.0)
+        Distillation.objects.filter(pk=self.distillation.pk).update(progress=min(fraction, 1.0), steps_done=step)
+
+
+def _holdout_rows(project: Project, cache: ImageCache) -> tuple[np.ndarray, np.ndarray]:
+    """Cache rows and true classes of the held-out human labels (never trained on)."""
+    held = list(
+        Annotation.objects.filter(project=project, source=Source.HUMAN, image__holdout=True).values_list(
+            "image_id", "label_class__index"
+        )
+    )
+    ids = np.array([image_id for image_id, _ in held], dtype=np.int64)
+    cached = np.isin(ids, cache.ids)
+    return cache.rows(ids[cached]), np.array([index for _, index in held], dtype=np.int64)[cached]
+
+
+def distillation_run(*, distillation_id: int) -> Distillation:
+    """Run a queued distillation: label the pool with the teacher once, distil, save, measure.
+
+    The transfer set is the round's: the training labels (human and accepted pseudo-labels of
+    images outside the holdout) and every cached image as unlabeled. A failure marks the row
+    ``failed`` with the reason (the teacher version and its exports are untouched) and re-raises.
+    """
+    distillation = Distillation.objects.select_related("version", "project").get(pk=distillation_id)
+    Distillation.objects.filter(pk=distillation.pk).update(status=Distillation.Status.RUNNING, error="")
+    try:
+        project, version = distillation.project, distillation.version
+        cache = cache_update(project=project).cache
+        labels = training_labels(project=project, cache=cache)
+        if len(labels.rows) == 0:
+            raise ValueError("the project has no training labels")
+        teacher = Trainer.load(checkpoint_path(version.checkpoint), device="cpu")
+        images = torch.from_numpy(cache.images)
+        labeled = images[torch.from_numpy(labels.rows)]
+        targets = teacher_targets([teacher], labeled, images)
+        options = DistillOptions(student=distillation.student, mode=distillation.mode)
+        student = distillation_trainer(teacher.config, options, targets, device="cpu")
+        fit = student.fit(
+            labeled, torch.from_numpy(labels.labels), images, steps=distillation.steps, seconds=distillation.seconds,
+            on_progress=_ProgressWriter(distillation),
+        )
+        relative = f"{project.pk}/distill-{distillation.pk}.pt"
+        student.save(checkpoint_path(relative))
+        teacher_pred = teacher.predict(images).predicted.numpy()
+        student_pred = student.predict(images).predicted.numpy()
+        rows, truth = _holdout_rows(project, cache)
+        metrics = {
+            "teacher": {
+                "name": f"v{version.number} {version.backbone} ({version.algorithm})",
+                "running_accuracy": version.metrics.get("running_accuracy"),
+                "holdout_accuracy": agreement(truth, teacher_pred[rows]),
+                "holdout_size": int(len(rows)),
+            },
+            "student": {
+                "name": f"{distillation.student} ({distillation.mode} distillation)",
+                "running_accuracy": None,  # no label was given while the student was current
+                "holdout_accuracy": agreement(truth, student_pred[rows]),
+                "holdout_size": int(len(rows)),
+                "agreement_with_teacher": agreement(teacher_pred, student_pred),
+            },
+            "images": len(cache),
+            "labeled": int(len(labels.rows)),
+            "steps": fit.steps,
+            "seconds": fit.seconds,
+        }
+        Distillation.objects.filter(pk=distillation.pk).update(
+            status=Distillation.Status.DONE, progress=1.0, steps_done=fit.steps, checkpoint=relative,
+            metrics=metrics, finished_at=timezone.now(),
+        )
+    except Exception as exc:
+        Distillation.objects.filter(pk=distillation.pk).update(
+            status=Distillation.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    distillation.refresh_from_db()
+    return distillation
+
+
+def _distillation_summary(distillation: Distillation) -> dict:
+    metrics = distillation.metrics
+    summary = (
+        f"{metrics['student']['name']} of {metrics['teacher']['name']}: {metrics['steps']} steps, "
+        f"{metrics['seconds']:.0f} s, on {metrics['labeled']} labeled + {metrics['images']} images; "
+        "an unlabeled image's missing label is the teacher's predicted class. A student has no running "
+        "accuracy (no label was given while it was current): compare the holdout figures."
+    )
+    return {"summary": summary, "teacher": metrics["teacher"], "student": metrics["student"]}
+
+
+def _variant_student(variant: str) -> str | None:
+    return variant.split(":", 1)[1] if variant.startswith("distilled:") else None
+
+
+def finished_distillation(*, version: ModelVersion, student: str) -> Distillation:
+    """The latest finished distillation of ``version`` into ``student``."""
+    found = (
+        Distillation.objects.filter(version=version, student=student, status=Distillation.Status.DONE)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if found is None:
+        raise DistillationUnavailable(f"v{version.number} has no finished distillation to {student}: start one on the project page")
+    return found
+
+
+def measured_bundle_write(*, version: ModelVersion, fmt: str, variant: str, directory: Path) -> list[Path]:
+    """The bundle of ``variant``: ``int8`` (ONNX quantised, calibrated on the project's images) or
+    ``distilled:<student>`` (the latest finished distillation), with measured size and latency."""
+    images = cache_update(project=version.project).cache.images
+    if variant == "int8":
+        if fmt != "onnx":
+            raise ValueError("int8 models are exported as ONNX only")
+        trainer = Trainer.load(_checkpoint_path(version), device="cpu")
+        meta = ExportMetadata.for_trainer(trainer, classes=_class_names(version, trainer.config.num_classes), version=version.number)
+        card = model_card_build(version=version, meta=meta, config=trainer.config.to_dict())
+        check = evenly_spaced(images, AGREEMENT_IMAGES)
+        return write_measured_onnx_bundle(trainer, directory, card, check, int8=True, latency_seconds=LATENCY_SECONDS)
+    student_name = _variant_student(variant)
+    if student_name is None:
+        raise ValueError(f"unknown model variant {variant!r}")
+    distillation = finished_distillation(version=version, student=student_name)
+    trainer = load_distillation(checkpoint_path(distillation.checkpoint), device="cpu")
+    meta = ExportMetadata.for_trainer(trainer, classes=_class_names(version, trainer.config.num_classes), version=version.number)
+    meta = replace(meta, algorithm=f"{version.algorithm}, distilled ({distillation.mode}) from {version.backbone}")
+    card = replace(
+        model_card_build(version=version, meta=meta, config=trainer.config.to_dict()),
+        deployment={"distillation": _distillation_summary(distillation)},
+    )
+    if fmt == "onnx":
+        return write_measured_onnx_bundle(trainer, directory, card, evenly_spaced(images, 64), latency_seconds=LATENCY_SECONDS)
+    return write_bundle(trainer, directory, card, fmt)

@@ -6,4 +6,6 @@ app_name = "exports"
 urlpatterns = [
     path("exports/labels/", views.download, {"kind": "labels"}, name="labels"),
     path("exports/model/", views.download, {"kind": "model"}, name="model"),
+    path("exports/distill/", views.distill_start, name="distill"),
+    path("exports/distillations/<int:distillation_id>/", views.distillation_status, name="distillation"),
 ]

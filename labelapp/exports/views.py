@@ -6,16 +6,30 @@ from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 from rest_framework.serializers import Serializer
 
 from labelapp.api.serializers import LabelExportQuerySerializer, ModelExportQuerySerializer
-from labelapp.exports.selectors import LabelOptions, version_for_export
+from labelapp.exports.forms import DistillForm
+from labelapp.exports.models import Distillation
+from labelapp.exports.selectors import LabelOptions, distillation_state, version_for_export
 from labelapp.exports.services import (
     CONTENT_TYPES,
+    DistillationUnavailable,
+    distillation_start,
     labels_export_chunks,
     VersionPruned,
     labels_export_filename,
@@ -60,17 +74,17 @@ def labels_response(project: Project, fmt: str, options: LabelOptions) -> Stream
     return response
 
 
-def model_response(version: ModelVersion, fmt: str) -> HttpResponse:
+def model_response(version: ModelVersion, fmt: str, variant: str = "trained") -> HttpResponse:
     """The zip of model + card + predict example of ``version``; 410 with the reason when it was pruned,
-    404 when its checkpoint is gone otherwise."""
+    404 when its checkpoint (or the asked-for distillation) is gone otherwise."""
     try:
-        path = model_export_archive(version=version, fmt=fmt)
+        path = model_export_archive(version=version, fmt=fmt, variant=variant)
     except VersionPruned as exc:
         return HttpResponse(str(exc), status=410, content_type="text/plain; charset=utf-8")
-    except (FileNotFoundError, ValueError) as exc:  # checkpoint gone, or classes no longer match the model
+    except (FileNotFoundError, ValueError, DistillationUnavailable) as exc:  # checkpoint gone, classes changed, not distilled
         raise Http404(str(exc)) from exc
     return FileDownload(
-        path.open("rb"), as_attachment=True, filename=model_export_filename(version=version, fmt=fmt),
+        path.open("rb"), as_attachment=True, filename=model_export_filename(version=version, fmt=fmt, variant=variant),
         content_type="application/zip",
     )
 
@@ -85,7 +99,7 @@ def model_query_response(project: Project, query: ModelExportQuerySerializer) ->
     version = version_for_export(project=project, number=query.validated_data.get("version"))
     if version is None:
         raise Http404("No such model version.")
-    return model_response(version, query.validated_data["format"])
+    return model_response(version, query.validated_data["format"], query.validated_data["variant"])
 
 
 # kind → (query serializer, response builder); the REST API's export endpoints use the same table.
@@ -105,3 +119,25 @@ def download(request: HttpRequest, slug: str, kind: str) -> HttpResponseBase:
     if not query.is_valid():
         return HttpResponseBadRequest(error_text(query.errors), content_type="text/plain; charset=utf-8")
     return respond(project, query)
+
+
+@login_required
+@require_POST
+def distill_start(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """Owners only: queue a distillation of one of the project's versions, then back to the project page."""
+    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
+    form = DistillForm(request.POST, project=project)
+    if not form.is_valid():
+        return HttpResponseBadRequest(error_text(form.errors), content_type="text/plain; charset=utf-8")
+    data = form.cleaned_data
+    distillation_start(version=data["version"], student=data["student"], mode=data["mode"], seconds=data["seconds"], user=request.user)
+    return redirect(reverse("projects:detail", kwargs={"slug": project.slug}) + "#exports-panel")
+
+
+@login_required
+@require_GET
+def distillation_status(request: HttpRequest, slug: str, distillation_id: int) -> JsonResponse:
+    """Owners only: progress and results of one of the project's distillations (the panel polls it)."""
+    project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
+    distillation = get_object_or_404(Distillation, project=project, pk=distillation_id)
+    return JsonResponse(distillation_state(distillation=distillation))

@@ -4,6 +4,8 @@ from django import template
 from django.conf import settings
 from django.db.models import Q
 
+from labelapp.exports.forms import DistillForm
+from labelapp.exports.selectors import distilled_students, distillations_of
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import ModelVersion
@@ -21,7 +23,12 @@ def exports_panel(context: template.Context, project: Project) -> dict:
         .order_by("-number")[:50]
         if is_owner else []
     )
-    return {
-        "project": project, "user": user, "is_owner": is_owner, "versions": list(versions),
-        "keep": settings.TRAINING_KEEP_VERSIONS,
-    }
+    context = {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions),
+               "keep": settings.TRAINING_KEEP_VERSIONS}
+    if is_owner:
+        context.update(
+            distillations=distillations_of(project=project),
+            distilled_students=distilled_students(project=project),
+            distill_form=DistillForm(project=project),
+        )
+    return context

@@ -1,4 +1,4 @@
-"""``manage.py export_model --project SLUG [--version N] --format onnx|torchscript --out DIR``."""
+"""``manage.py export_model --project SLUG [--version N] --format onnx|torchscript --out DIR [--variant V]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labelapp.exports.selectors import version_for_export
-from labelapp.exports.services import MODEL_FORMATS, model_bundle_write
+from labelapp.exports.services import MODEL_FORMATS, DistillationUnavailable, model_bundle_write
 from labelapp.projects.models import Project
 
 
@@ -26,6 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--version", type=int, help="version number (default: current, else latest)")
         parser.add_argument("--format", required=True, choices=MODEL_FORMATS)
         parser.add_argument("--out", required=True, type=Path, help="folder to write the files into")
+        parser.add_argument(
+            "--variant", default="trained", help="trained (default), int8 (ONNX) or distilled:<student> (a finished distillation)"
+        )
 
     def handle(self, *args, **options) -> None:
         project = Project.objects.filter(slug=options["project"]).first()
@@ -35,8 +38,10 @@ class Command(BaseCommand):
         if version is None:
             raise CommandError(f"project {project.slug!r} has no model version {options['version'] or ''}".rstrip())
         try:
-            files = model_bundle_write(version=version, fmt=options["format"], directory=options["out"])
-        except (FileNotFoundError, ValueError) as exc:
+            files = model_bundle_write(
+                version=version, fmt=options["format"], directory=options["out"], variant=options["variant"]
+            )
+        except (FileNotFoundError, ValueError, DistillationUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         for path in files:
             self.stdout.write(f"wrote {path}")
