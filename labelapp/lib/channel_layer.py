@@ -51,6 +51,9 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
             try:
                 return await call()
             except RETRIED as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():  # redis-py turned our cancellation into this error
+                    raise
                 if not forever and loop.time() + delay > deadline:
                     raise
                 logger.warning("channel layer %s: %s; retrying in %.1f s", name, error, delay)
