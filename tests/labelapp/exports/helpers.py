@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from django.conf import settings
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
@@ -92,11 +93,15 @@ def project_pixels(project: Project) -> tuple[list[Image], torch.Tensor]:
 
 
 def version_add(project: Project, model: TinyModel) -> ModelVersion:
-    """Version 1 of ``project`` from the tiny checkpoint, with its real predictions for every image."""
+    """Version 1 of ``project`` from the tiny model, with its real predictions for every image. The version
+    gets a checkpoint file of its own: a prune of another test's version deletes that version's file."""
+    checkpoint = f"tests/exports-p{project.pk}-v1.pt"
+    model.trainer.save(Path(settings.CHECKPOINT_DIR) / checkpoint)
     version = ModelVersion.objects.create(
-        project=project, number=1, algorithm="fixmatch", backbone="cnn-small", checkpoint=model.checkpoint,
+        project=project, number=1, algorithm="fixmatch", backbone="cnn-small", checkpoint=checkpoint,
         human_labels=HUMAN_PER_CLASS * 3, pseudo_labels=0, images=Image.objects.filter(project=project).count(),
         steps=5, round_steps=5, seconds=1.25, total_seconds=1.25, device="cpu", metrics=METRICS,
+        finished_at=timezone.now(),
     )
     images, pixels = project_pixels(project)
     predictions = model.trainer.predict(pixels)
