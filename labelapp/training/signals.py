@@ -1,4 +1,6 @@
-"""New human labels queue a training round (on commit, deduplicated) while the project's training is on.
+"""Label changes reach the model: new human labels queue a training round (on commit, deduplicated) while
+the project's training is on, and every label change (human, accepted pseudo-label, undo) queues a label
+propagation over the current embeddings, so predictions follow within seconds.
 
 Connected in :meth:`labelapp.training.apps.TrainingConfig.ready`. Bulk writes (``bulk_create``,
 ``update``) send no signal: code that writes labels in bulk calls
@@ -10,9 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from labelapp.labeling.models import Annotation, Source
-from labelapp.training.services import round_enqueue_on_commit
+from labelapp.training.services import propagation_enqueue_on_commit, round_enqueue_on_commit
 
 
 def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:
     if instance.source == Source.HUMAN:
         round_enqueue_on_commit(project_id=instance.project_id)
+    propagation_enqueue_on_commit(project_id=instance.project_id)
+
+
+def annotation_deleted(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:
+    propagation_enqueue_on_commit(project_id=instance.project_id)
