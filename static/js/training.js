@@ -26,6 +26,9 @@ function setup(root) {
         : status.training_enabled ? "Training on" : "Training off";
     setText("state", state);
     setText("version", status.current_version ? `v${status.current_version}` : "none yet");
+    setText("activity", status.activity || "");
+    const inForce = status.strategy_in_force && status.strategy_in_force !== status.strategy ? ` (now ${status.strategy_in_force})` : "";
+    setText("strategy", `${status.strategy}${inForce}`);
     show("progress", status.running);
     // While training is on but nothing runs or waits (the worker died, or a round failed), Start resumes it.
     show("start", !status.training_enabled || (!status.running && !status.queued));
@@ -53,6 +56,7 @@ function setup(root) {
   function onEvent(event) {
     if (event.type === "round.started") {
       setText("state", `Training round running (v${event.version})`);
+      if (event.activity) setText("activity", event.activity);
       setText("detail", "");
       field("progress").value = 0;
       show("progress", true);
@@ -61,6 +65,7 @@ function setup(root) {
       const steps = event.steps ? `${event.step}/${event.steps}` : `${event.step}`;
       const loss = event.losses && event.losses.loss !== undefined ? ` · loss ${event.losses.loss.toFixed(3)}` : "";
       setText("detail", `step ${steps}${loss}`);
+      if (event.activity) setText("activity", event.activity);
     } else if (event.type === "version.ready") {
       setText("version", `v${event.version}`);
       show("progress", false);
