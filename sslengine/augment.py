@@ -4,13 +4,19 @@ torchvision's v2 transforms draw one parameter set per call, so a batch would sh
 RandAugment op. Here every random quantity is a tensor with one entry per sample, and every op runs
 once per batch (or once per group of samples that drew that op):
 
-* weak (FixMatch, Sohn et al. 2020): horizontal flip with p=0.5 and a translation of up to 12.5 %
-  with reflection, done as a single integer gather on the uint8 tensor (no padding copy, no float).
+* weak (FixMatch, Sohn et al. 2020): horizontal flip with p=0.5 (only with ``hflip=True``: a flip
+  changes the class of digits and text) and a translation of up to 12.5 % with reflection, done as a
+  single integer gather on the uint8 tensor (no padding copy, no float).
 * strong: the weak view, then RandAugment (Cubuk et al. 2020) with two ops per sample drawn from
   FixMatch's pool with a random magnitude each, then Cutout (DeVries & Taylor 2017) with a side of up
   to half the image. Colour ops run per group of samples that drew them; the geometric ops of both
   slots (rotate, shear, translate) are composed into one affine matrix per sample and applied by one
   ``grid_sample`` after the colour ops, which changes the order of ops but not their distribution.
+* SimCLR (Chen et al. 2020): random resized crop (+ flip only with ``hflip=True``) as one
+  ``grid_sample``, colour jitter (RGB: brightness, contrast, saturation, hue; grayscale: brightness and
+  contrast) with p=0.8, random grayscale with p=0.2 (RGB), Gaussian blur with p=0.5.
+
+The flip coin is drawn whether or not flips are allowed, so ``hflip`` changes no other random draw.
 
 Outputs are float32 in [0, 1]; networks normalise their input themselves.
 """
@@ -43,14 +49,15 @@ def _reflect(index: torch.Tensor, size: int) -> torch.Tensor:
     return torch.where(index >= size, 2 * (size - 1) - index, index)
 
 
-def flip_translate(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Per-sample horizontal flip (p=0.5) and integer translation (≤12.5 %, reflected), uint8 in/out."""
+def flip_translate(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """Per-sample horizontal flip (p=0.5, only if ``hflip``) and integer translation (≤12.5 %,
+    reflected), uint8 in/out."""
     n, c, h, w = images.shape
     device = images.device
     max_dy, max_dx = int(round(h * WEAK_TRANSLATE)), int(round(w * WEAK_TRANSLATE))
     dy = torch.randint(-max_dy, max_dy + 1, (n, 1), generator=generator, device=device)
     dx = torch.randint(-max_dx, max_dx + 1, (n, 1), generator=generator, device=device)
-    flip = torch.rand(n, 1, generator=generator, device=device) < 0.5
+    flip = (torch.rand(n, 1, generator=generator, device=device) < 0.5) & hflip
     cols = torch.arange(w, device=device).expand(n, w)
     cols = torch.where(flip, w - 1 - cols, cols)
     rows = _reflect(torch.arange(h, device=device) + dy, h)
@@ -64,9 +71,9 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
-def weak_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def weak_augment(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
     """FixMatch's weak view of a uint8 batch, as float32 in [0, 1]."""
-    return to_float(flip_translate(images, generator))
+    return to_float(flip_translate(images, generator, hflip))
 
 
 # ---- colour ops: (images [n, C, H, W] in [0, 1], magnitudes [n] in [0, 1]) -> images -------------
@@ -245,6 +252,100 @@ def cutout(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return images.masked_fill_(inside.unsqueeze(1), FILL)
 
 
-def strong_augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def strong_augment(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
     """FixMatch's strong view (weak + RandAugment + Cutout) of a uint8 batch, float32 in [0, 1]."""
-    return cutout(randaugment(weak_augment(images, generator), generator), generator)
+    return cutout(randaugment(weak_augment(images, generator, hflip), generator), generator)
+
+
+# ---- SimCLR's view ---------------------------------------------------------------------------------
+
+CROP_SCALE = (0.2, 1.0)  # area fraction; SimCLR's ImageNet 0.08 loses whole objects in 28-32 px images
+CROP_RATIO = (3.0 / 4.0, 4.0 / 3.0)
+JITTER_PROBABILITY = 0.8
+JITTER_STRENGTH = 0.4  # brightness, contrast, saturation factors in [1 - 0.4, 1 + 0.4] (SimCLR's s = 0.5)
+HUE_STRENGTH = 0.1  # hue rotation in [-0.1, 0.1] of a full turn
+GRAYSCALE_PROBABILITY = 0.2
+BLUR_PROBABILITY = 0.5
+BLUR_SIGMA = (0.1, 2.0)  # in pixels at 224 px (SimCLR), scaled with the image size
+BLUR_KERNEL_FRACTION = 0.1  # kernel side ~10 % of the image side, odd, at least 3
+
+
+def resized_crop(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """Per-sample random resized crop (area in ``CROP_SCALE``, log-uniform aspect ratio) back to full
+    size, flipped with p=0.5 if ``hflip``; one bilinear ``grid_sample``; float in and out."""
+    n = images.shape[0]
+    device = images.device
+    area = _uniform(n, *CROP_SCALE, generator, device)
+    log_ratio = _uniform(n, math.log(CROP_RATIO[0]), math.log(CROP_RATIO[1]), generator, device)
+    width = (area * log_ratio.exp()).sqrt().clamp_(max=1.0)
+    height = (area / log_ratio.exp()).sqrt().clamp_(max=1.0)
+    cx = (2.0 * torch.rand(n, generator=generator, device=device) - 1.0) * (1.0 - width)
+    cy = (2.0 * torch.rand(n, generator=generator, device=device) - 1.0) * (1.0 - height)
+    flip = (torch.rand(n, generator=generator, device=device) < 0.5) & hflip
+    matrices = torch.zeros(n, 2, 3, device=device)
+    matrices[:, 0, 0] = torch.where(flip, -width, width)
+    matrices[:, 0, 2], matrices[:, 1, 1], matrices[:, 1, 2] = cx, height, cy
+    grid = F.affine_grid(matrices, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _hue_rotate(images: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Rotate the chroma plane of YIQ by ``turns`` of a full circle per sample (a linear hue shift)."""
+    rgb_to_yiq = torch.tensor(
+        [[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], device=images.device
+    )
+    angle = turns * 2.0 * math.pi
+    rotation = torch.zeros(turns.numel(), 3, 3, device=images.device)
+    rotation[:, 0, 0] = 1.0
+    rotation[:, 1, 1], rotation[:, 1, 2] = angle.cos(), -angle.sin()
+    rotation[:, 2, 1], rotation[:, 2, 2] = angle.sin(), angle.cos()
+    matrix = torch.linalg.inv(rgb_to_yiq) @ rotation @ rgb_to_yiq
+    return torch.einsum("nij,njhw->nihw", matrix, images).clamp_(0.0, 1.0)
+
+
+def colour_jitter(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """SimCLR's colour distortion with per-sample factors: jitter with p=0.8 (brightness, contrast and,
+    for RGB, saturation and hue, in a fixed order where torchvision shuffles it), then for RGB random
+    grayscale with p=0.2. Grayscale images get brightness and contrast only. Float in and out."""
+    n, channels = images.shape[:2]
+    device = images.device
+    jitter = torch.rand(n, generator=generator, device=device) < JITTER_PROBABILITY
+
+    def factor() -> torch.Tensor:
+        drawn = _uniform(n, 1.0 - JITTER_STRENGTH, 1.0 + JITTER_STRENGTH, generator, device)
+        return torch.where(jitter, drawn, torch.ones_like(drawn))
+
+    out = _blend(images, torch.zeros_like(images), factor())
+    out = _blend(out, _grayscale(out).mean(dim=(1, 2, 3), keepdim=True).expand_as(out), factor())
+    if channels == 3:
+        out = _blend(out, _grayscale(out).expand_as(out), factor())
+        turns = _uniform(n, -HUE_STRENGTH, HUE_STRENGTH, generator, device) * jitter
+        out = _hue_rotate(out, turns)
+        gray = torch.rand(n, generator=generator, device=device) < GRAYSCALE_PROBABILITY
+        out = torch.where(_per_sample(gray), _grayscale(out).expand_as(out), out)
+    return out
+
+
+def gaussian_blur(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Separable Gaussian blur with p=0.5 and a per-sample sigma (SimCLR's range scaled from 224 px to
+    the image size), as two grouped convolutions over the whole batch; float in and out."""
+    n, c, h, w = images.shape
+    device = images.device
+    scale = min(h, w) / 224.0
+    sigma = _uniform(n, BLUR_SIGMA[0] * scale, BLUR_SIGMA[1] * scale, generator, device).clamp_min(0.05)
+    blur = torch.rand(n, generator=generator, device=device) < BLUR_PROBABILITY
+    radius = max(1, int(min(h, w) * BLUR_KERNEL_FRACTION) // 2)
+    offsets = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (offsets / sigma[:, None]) ** 2)
+    identity_kernel = (offsets == 0).float().expand_as(kernel)
+    kernel = torch.where(blur[:, None], kernel / kernel.sum(dim=1, keepdim=True), identity_kernel)
+    kernel = kernel.repeat_interleave(c, dim=0)  # one kernel per (sample, channel)
+    flat = images.reshape(1, n * c, h, w)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), kernel.view(n * c, 1, 1, -1), groups=n * c)
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), kernel.view(n * c, 1, -1, 1), groups=n * c)
+    return flat.view(n, c, h, w).clamp_(0.0, 1.0)
+
+
+def simclr_augment(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """One SimCLR view of a uint8 batch (crop, flip if allowed, colour, blur), float32 in [0, 1]."""
+    return gaussian_blur(colour_jitter(resized_crop(to_float(images), generator, hflip), generator), generator)

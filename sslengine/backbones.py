@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +77,31 @@ class Network(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+ENCODER_FORMAT = 1  # version of the dict made by sslengine.pretext.Pretrainer.encoder_state_dict
+
+
+def load_encoder_into(network: Network, state: dict[str, Any], backbone: str, in_channels: int, image_size: int) -> None:
+    """Copy :meth:`Pretrainer.encoder_state_dict` into ``network``'s backbone (its heads stay as they
+    are); a different backbone, channel count or image size is a ``ValueError`` naming both."""
+    if not isinstance(state, dict) or state.get("format") != ENCODER_FORMAT or "weights" not in state:
+        raise ValueError("not an encoder state: pass Pretrainer.encoder_state_dict()")
+    given = (state["backbone"], int(state["in_channels"]), int(state["image_size"]))
+    expected = (backbone, in_channels, image_size)
+    if given != expected:
+        raise ValueError(
+            f"encoder was pre-trained as (backbone, in_channels, image_size) = {given}, this model is {expected}"
+        )
+    own = network.state_dict()
+    wanted = {name for name in own if not name.startswith(("head.", "projector."))}
+    weights = state["weights"]
+    misfits = sorted(wanted ^ set(weights)) + [
+        name for name in wanted & set(weights) if tuple(weights[name].shape) != tuple(own[name].shape)
+    ]
+    if misfits:
+        raise ValueError(f"encoder weights do not fit this backbone: {misfits[:5]}")
+    network.load_state_dict(weights, strict=False)
 
 
 def build_network(name: str, spec: BackboneSpec, num_classes: int, proj_dim: int = 0) -> Network:

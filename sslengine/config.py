@@ -22,6 +22,9 @@ class TrainConfig:
     backbone: str = "cnn-small"
     in_channels: int = 3  # 1 (grayscale) or 3 (RGB)
     image_size: int = 32  # images arrive square, uint8, NCHW, already at this size
+    # Horizontal flips in the augmented views; off by default because a flip changes the class of
+    # digits, letters and arrows (the app passes the project's setting)
+    hflip: bool = False
     threshold: float = 0.95  # tau: a pseudo-label counts only when its max probability reaches this
     batch_size: int = 16  # labeled images per step
     mu: int = 7  # unlabeled images per labeled image in a step
@@ -67,8 +70,9 @@ class TrainConfig:
     vat_iterations: int = 1  # VAT: power iterations
     vat_entropy_weight: float = 0.0  # VAT: weight of entropy minimisation (VAT+EntMin uses 1); 0 = off
     ensemble_momentum: float = 0.6  # Temporal Ensembling's alpha
-    pretrain_steps: int = 100  # SelfMatch: global steps of SimCLR pre-training before FixMatch
-    simclr_temperature: float = 0.5  # SelfMatch: NT-Xent temperature
+    # SelfMatch: steps of SimCLR pre-training (sslengine.pretext) before the first FixMatch step
+    pretrain_steps: int = 100
+    simclr_temperature: float = 0.5  # SelfMatch: NT-Xent temperature of that pre-training
     teacher_refresh_steps: int = 100  # Noisy Student: a new teacher every this many steps (and every fit)
     student_dropout: float = 0.5  # Noisy Student: dropout on the student's embedding (model noise)
     flexmatch_warmup: bool = True  # FlexMatch: threshold warm-up (unused images count as a class)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .augment import to_float
 from .backbones import Network
@@ -60,6 +61,23 @@ def predict(model: Network, images: torch.Tensor, batch_size: int = 512) -> Pred
     if not probs:
         raise ValueError("predict() needs at least one image")
     return Predictions.from_probs(torch.cat(probs), torch.cat(embeddings))
+
+
+def nearest_neighbours(embeddings: torch.Tensor, k: int, block: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarities and indices [N, k] of every row's k nearest other rows (itself excluded),
+    by blockwise matrix products and top-k, so memory stays at ``block`` × N."""
+    points = F.normalize(embeddings.float(), dim=1)
+    n = points.shape[0]
+    k = min(k, n - 1)
+    similarities, indices = [], []
+    for start in range(0, n, block):
+        scores = points[start : start + block] @ points.T
+        rows = torch.arange(start, min(start + block, n))
+        scores[torch.arange(rows.numel()), rows] = float("-inf")
+        top = scores.topk(k, dim=1)
+        similarities.append(top.values)
+        indices.append(top.indices)
+    return torch.cat(similarities), torch.cat(indices)
 
 
 def _batchnorms(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:

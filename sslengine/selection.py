@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .inference import Predictions
+from .inference import Predictions, nearest_neighbours
 from .registry import Registry
 
 # A strategy ranks ``candidates`` (row indices into the predictions) and returns up to k of them,
@@ -97,3 +97,138 @@ def k_center(predictions: Predictions, candidates: torch.Tensor, k: int, generat
         nearest[pick] = -1.0
         pick = int(nearest.argmax())
     return candidates[torch.tensor(picks, dtype=torch.int64)]
+
+
+def kmeans(points: torch.Tensor, clusters: int, generator: torch.Generator, iterations: int = 20) -> torch.Tensor:
+    """Cluster index [N] of every row by Lloyd's k-means with k-means++ seeding (Arthur & Vassilvitskii,
+    2007), seeded by ``generator``; an emptied cluster keeps its old centre."""
+    n = points.shape[0]
+    clusters = max(1, min(int(clusters), n))
+    first = int(torch.randint(0, n, (1,), generator=generator))
+    centres = [points[first]]
+    nearest = (points - points[first]).pow(2).sum(dim=1)
+    for _ in range(1, clusters):
+        weights = nearest.clamp_min(0.0)
+        pick = int(torch.multinomial(weights, 1, generator=generator)) if float(weights.sum()) > 0 else int(nearest.argmax())
+        centres.append(points[pick])
+        nearest = torch.minimum(nearest, (points - points[pick]).pow(2).sum(dim=1))
+    centre = torch.stack(centres)
+    assign = torch.cdist(points, centre).argmin(dim=1)
+    for _ in range(iterations):
+        sums = torch.zeros_like(centre).index_add_(0, assign, points)
+        counts = torch.bincount(assign, minlength=clusters).unsqueeze(1)
+        centre = torch.where(counts > 0, sums / counts.clamp_min(1), centre)
+        updated = torch.cdist(points, centre).argmin(dim=1)
+        if torch.equal(updated, assign):
+            break
+        assign = updated
+    return assign
+
+
+TYPICALITY_NEIGHBOURS = 20  # K of TypiClust's typicality
+TYPICALITY_MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
+
+
+def typicality_scores(points: torch.Tensor, neighbours: int = TYPICALITY_NEIGHBOURS) -> torch.Tensor:
+    """TypiClust's typicality of every row of L2-normalised ``points``: 1 / mean Euclidean distance
+    to its ``neighbours`` nearest other rows (a single row gets 1); blockwise, bounded memory."""
+    if points.shape[0] < 2:
+        return torch.ones(points.shape[0])
+    similarities, _ = nearest_neighbours(points, neighbours)
+    distances = (2.0 - 2.0 * similarities).clamp_min(0.0).sqrt()
+    return 1.0 / distances.mean(dim=1).clamp_min(1e-12)
+
+
+def _labeled_mask(predictions: Predictions, candidates: torch.Tensor) -> torch.Tensor:
+    labeled = torch.ones(len(predictions), dtype=torch.bool)
+    labeled[candidates] = False
+    return labeled
+
+
+@register_strategy("typicality")
+def typicality(predictions: Predictions, candidates: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """TypiClust (Hacohen, Dekel & Weinshall, ICML 2022), for the cold start.
+
+    k-means of the L2-normalised embeddings of every row into (labeled + k) clusters (at most 500);
+    repeatedly take the largest cluster with the fewest labeled or picked rows and pick its most
+    typical candidate (:func:`typicality_scores`, computed over the whole cluster). Departure from
+    the paper: clusters are not dropped for being small (below 5 rows); a cluster without candidates
+    is skipped. The order of the picks is the order of the clusters taken.
+    """
+    points = F.normalize(predictions.embeddings.float(), dim=1)
+    labeled = _labeled_mask(predictions, candidates)
+    clusters = min(int(labeled.sum()) + k, TYPICALITY_MAX_CLUSTERS, len(predictions))
+    assign = kmeans(points, clusters, generator)
+    sizes = torch.bincount(assign, minlength=clusters)
+    covered = torch.bincount(assign[labeled], minlength=clusters)
+    available = torch.zeros(len(predictions), dtype=torch.bool)
+    available[candidates] = True
+    scores_of: dict[int, torch.Tensor] = {}
+    picks: list[int] = []
+    while len(picks) < k:
+        open_clusters = torch.bincount(assign[available], minlength=clusters) > 0
+        # fewest labeled first, then largest, then lowest index
+        order = torch.argsort(torch.where(open_clusters, covered * (len(predictions) + 1) - sizes, torch.iinfo(torch.int64).max), stable=True)
+        cluster = int(order[0])
+        members = torch.nonzero(assign == cluster).flatten()
+        if cluster not in scores_of:
+            scores_of[cluster] = typicality_scores(points[members])
+        scores = torch.where(available[members], scores_of[cluster], -1.0)
+        pick = int(members[scores.argmax()])
+        picks.append(pick)
+        available[pick] = False
+        covered[cluster] += 1
+    return torch.tensor(picks, dtype=torch.int64)
+
+
+@register_strategy("cluster-margin")
+def cluster_margin(predictions: Predictions, candidates: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """Uncertainty with diversity: k-means of the candidates' L2-normalised embeddings into k
+    clusters, the smallest-margin candidate of each, smallest margin first (after the clustered
+    margin sampling of Citovsky et al., NeurIPS 2021, without its hierarchical round-robin)."""
+    points = F.normalize(predictions.embeddings[candidates].float(), dim=1)
+    assign = kmeans(points, k, generator)
+    margins = predictions.margin[candidates]
+    picks = []
+    for cluster in torch.unique(assign).tolist():
+        members = torch.nonzero(assign == cluster).flatten()
+        picks.append(int(members[margins[members].argmin()]))
+    chosen = torch.tensor(picks, dtype=torch.int64)
+    chosen = chosen[torch.sort(margins[chosen], stable=True).indices]
+    if chosen.numel() < k:  # k-means left clusters empty: fill with the next smallest margins
+        rest = torch.ones(candidates.numel(), dtype=torch.bool)
+        rest[chosen] = False
+        extra = torch.nonzero(rest).flatten()
+        extra = extra[torch.sort(margins[extra], stable=True).indices][: k - chosen.numel()]
+        chosen = torch.cat([chosen, extra])
+    return candidates[chosen]
+
+
+# Pool-first switches from typicality to cluster-margin once there are this many labels per class.
+POOL_FIRST_SWITCH_LABELS_PER_CLASS = 5
+
+
+def _pool_first_phase(predictions: Predictions, candidates: torch.Tensor) -> str:
+    labeled = len(predictions) - torch.as_tensor(candidates).unique().numel()
+    num_classes = int(predictions.probs.shape[1])
+    return "typicality" if labeled < POOL_FIRST_SWITCH_LABELS_PER_CLASS * num_classes else "cluster-margin"
+
+
+@register_strategy("pool-first")
+def pool_first(predictions: Predictions, candidates: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """The cold-start hybrid: ``typicality`` while fewer than
+    ``POOL_FIRST_SWITCH_LABELS_PER_CLASS`` × classes images are labeled (uncertainty sampling loses
+    to random at such budgets, Hacohen et al. 2022), ``cluster-margin`` from then on. The rule counts
+    labels only, so the queue does not flip back and forth with the model's confidence."""
+    return STRATEGIES.get(_pool_first_phase(predictions, candidates))(predictions, candidates, k, generator)
+
+
+HYBRID_PHASES: dict[str, Callable[[Predictions, torch.Tensor], str]] = {"pool-first": _pool_first_phase}
+
+
+def strategy_in_force(name: str, predictions: Predictions, candidates: torch.Tensor) -> str:
+    """The strategy that ``name`` applies right now (a hybrid names its current phase), for the UI."""
+    STRATEGIES.get(name)  # unknown names fail here, with the registered ones listed
+    phase = HYBRID_PHASES.get(name)
+    candidates = torch.as_tensor(candidates, dtype=torch.int64).flatten()
+    return name if phase is None else phase(predictions, candidates)

@@ -15,7 +15,7 @@ from torch import nn
 
 from .algorithms import Algorithm, Batch, create_algorithm
 from .augment import strong_augment, weak_augment
-from .backbones import BackboneSpec, Network, build_network
+from .backbones import BackboneSpec, Network, build_network, load_encoder_into
 from .checkpoint import atomic_save, load_checkpoint
 from .config import TrainConfig
 from .inference import Predictions, predict, recalibrate_batchnorm
@@ -174,7 +174,7 @@ class Trainer:
         cfg = self.config
         index = torch.randint(0, labeled.shape[0], (cfg.batch_size,), generator=self.sample_generator).to(self.device)
         batch = Batch(
-            labeled=self._layout(weak_augment(labeled[index], self.augment_generator)),
+            labeled=self._layout(weak_augment(labeled[index], self.augment_generator, cfg.hflip)),
             labels=labels[index],
             labeled_index=index,
             step=self.global_step,
@@ -184,12 +184,12 @@ class Trainer:
             u_index = torch.randint(0, unlabeled.shape[0], (count,), generator=self.sample_generator).to(self.device)
             raw = unlabeled[u_index]
             batch.unlabeled_index = u_index
-            batch.unlabeled_weak = self._layout(weak_augment(raw, self.augment_generator))
+            batch.unlabeled_weak = self._layout(weak_augment(raw, self.augment_generator, cfg.hflip))
             if self.algorithm.uses_strong:
-                batch.unlabeled_strong = self._layout(strong_augment(raw, self.augment_generator))
+                batch.unlabeled_strong = self._layout(strong_augment(raw, self.augment_generator, cfg.hflip))
             views = {"weak": weak_augment, "strong": strong_augment}
             batch.unlabeled_extra = [
-                self._layout(views[name](raw, self.augment_generator)) for name in self.algorithm.extra_unlabeled_views
+                self._layout(views[name](raw, self.augment_generator, cfg.hflip)) for name in self.algorithm.extra_unlabeled_views
             ]
         return batch
 
@@ -215,6 +215,18 @@ class Trainer:
         torch._foreach_lerp_(ema_params, list(self.model.parameters()), 1.0 - decay)
         for ema_buffer, buffer in zip(self.ema_model.buffers(), self.model.buffers()):
             ema_buffer.copy_(buffer)
+
+    def load_encoder(self, state: dict[str, Any]) -> None:
+        """Initialise the backbone of both the trained and the EMA network from a pre-trained encoder
+        (:meth:`sslengine.pretext.Pretrainer.encoder_state_dict`); the classifier head stays fresh.
+
+        The encoder must have this config's backbone, ``in_channels`` and ``image_size`` (a
+        ``ValueError`` otherwise, and nothing is changed). Call it before training: the optimizer's
+        momentum is not reset.
+        """
+        cfg = self.config
+        for network in (self.model, self.ema_model):
+            load_encoder_into(network, state, cfg.backbone, cfg.in_channels, cfg.image_size)
 
     # ---- inference -----------------------------------------------------------------------------
 

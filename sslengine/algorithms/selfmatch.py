@@ -7,48 +7,60 @@ from typing import Any
 
 import torch
 
-from ..backbones import Network
+from ..backbones import Network, load_encoder_into
 from ..config import TrainConfig
-from .base import Batch
 from .fixmatch import FixMatch
-from .functional import nt_xent
 from .registry import register_algorithm
 
 
 @register_algorithm("selfmatch")
 class SelfMatch(FixMatch):
-    """SelfMatch (Kim et al., 2020): SimCLR pre-training of the backbone, then FixMatch.
+    """SelfMatch (Kim et al., 2020): SimCLR pre-training of the backbone, then FixMatch from it.
 
-    While the trainer's ``global_step`` is below ``pretrain_steps``, a step trains only the SimCLR
-    NT-Xent loss (Chen et al. 2020; temperature ``simclr_temperature``) between two strong views of
-    each unlabeled image, through the projection head; labels are not used. From then on every step
-    is FixMatch's (the projection head stays, unused). The phase is keyed on the global step, so a
-    trainer resumed mid-way continues in the right phase.
+    At the start of the first ``fit`` (before its first step) the unlabeled images pre-train a
+    SimCLR encoder for ``pretrain_steps`` steps with :class:`sslengine.pretext.Pretrainer`
+    (NT-Xent temperature ``simclr_temperature``; the trainer's backbone, input shape, flips and seed;
+    the other options are :class:`~sslengine.pretext.PretrainConfig`'s defaults); its encoder then
+    initialises both the trained and the EMA network, and every step is FixMatch's. The pre-training
+    steps are not part of the fit's budget of steps or seconds. Departure from the paper: the
+    pre-training is a short fixed number of steps (the paper pre-trains for hundreds of epochs); a
+    product that pre-trains for longer uses the Pretrainer itself and ``Trainer.load_encoder``.
     """
-
-    uses_projection = True
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
-        self.pretraining = config.pretrain_steps > 0
+        self.pretrained = config.pretrain_steps == 0
 
-    @property
-    def extra_unlabeled_views(self) -> tuple[str, ...]:  # type: ignore[override]
-        """A second strong view while pre-training, none afterwards."""
-        return ("strong",) if self.pretraining else ()
+    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor) -> None:
+        super().prepare_unlabeled(model, unlabeled_images)
+        if self.pretrained:
+            return
+        # imported here: sslengine.pretext imports the trainer, which imports the algorithms
+        from ..pretext import PretrainConfig, Pretrainer
 
-    def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
-        self.pretraining = batch.step + 1 < self.config.pretrain_steps
-        if batch.step >= self.config.pretrain_steps:
-            return super().train_step(model, batch)
-        assert batch.unlabeled_strong is not None and batch.unlabeled_extra
-        embeddings = model.project(model.features(torch.cat([batch.unlabeled_strong, batch.unlabeled_extra[0]])))
-        loss = nt_xent(*embeddings.chunk(2), self.config.simclr_temperature)
-        zero = torch.zeros((), device=loss.device)
-        return {"loss": loss, "loss_x": zero, "loss_u": zero, "loss_contrastive": loss.detach(), "mask_ratio": zero}
+        cfg = self.config
+        pretrainer = Pretrainer(
+            PretrainConfig(
+                backbone=cfg.backbone,
+                in_channels=cfg.in_channels,
+                image_size=cfg.image_size,
+                temperature=cfg.simclr_temperature,
+                hflip=cfg.hflip,
+                bn_momentum=cfg.bn_momentum,
+                seed=cfg.seed,
+            ),
+            device=unlabeled_images.device,
+        )
+        pretrainer.fit(unlabeled_images, steps=cfg.pretrain_steps)
+        encoder = pretrainer.encoder_state_dict()
+        for network in (model, self.ema_model):
+            if network is not None:
+                load_encoder_into(network, encoder, cfg.backbone, cfg.in_channels, cfg.image_size)
+        self.pretrained = True
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pretraining": self.pretraining}
+        return {"pretrained": self.pretrained}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pretraining = bool(state["pretraining"])
+        # checkpoints from before pre-training moved to sslengine.pretext carry no flag: never redo it
+        self.pretrained = bool(state.get("pretrained", True))

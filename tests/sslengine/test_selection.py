@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from sslengine import Predictions, select_indices
+from sslengine import Predictions, select_indices, strategy_in_force
 
 PROBS = torch.tensor(
     [
@@ -45,3 +46,69 @@ def test_k_center_spreads_picks_across_clusters():
     predictions = Predictions.from_probs(torch.full((30, 4), 0.25), embeddings)
     picked = select_indices("k-center", predictions, torch.arange(30), 3)
     assert sorted(int(i) // 10 for i in picked) == [0, 1, 2]
+
+
+def _gaussian_mixture(sizes: tuple[int, ...] = (60, 40, 20), seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Well separated Gaussian blobs in 8-D (unit spread around centres 10 apart) and their blob ids."""
+    generator = torch.Generator().manual_seed(seed)
+    centres = 10.0 * torch.eye(8)[: len(sizes)]
+    points = torch.cat([centres[i] + torch.randn(n, 8, generator=generator) for i, n in enumerate(sizes)])
+    return points, torch.cat([torch.full((n,), i) for i, n in enumerate(sizes)])
+
+
+def _naive_typicality(points: torch.Tensor, row: int, members: torch.Tensor, neighbours: int = 20) -> float:
+    """1 / mean distance from ``row`` to its ``neighbours`` nearest other members, one pair at a time."""
+    unit = torch.nn.functional.normalize(points, dim=1)
+    distances = sorted(float((unit[row] - unit[other]).norm()) for other in members.tolist() if other != row)
+    return 1.0 / (sum(distances[:neighbours]) / neighbours)
+
+
+def test_typicality_picks_one_point_per_cluster_at_its_densest_point():
+    points, blob = _gaussian_mixture()
+    predictions = Predictions.from_probs(torch.full((120, 4), 0.25), points)
+    picked = select_indices("typicality", predictions, torch.arange(120), 3)
+    assert sorted(blob[picked].tolist()) == [0, 1, 2]
+    assert blob[picked].tolist() == [0, 1, 2]  # largest uncovered cluster first
+    for row in picked.tolist():
+        members = torch.nonzero(blob == blob[row]).flatten()
+        scores = {int(m): _naive_typicality(points, int(m), members) for m in members}
+        assert row == max(scores, key=scores.get)
+
+
+def test_typicality_goes_to_the_clusters_no_label_covers_yet():
+    points, blob = _gaussian_mixture()
+    predictions = Predictions.from_probs(torch.full((120, 4), 0.25), points)
+    # one image of the largest blob and one of the second are labeled: the smallest is uncovered
+    candidates = torch.tensor([row for row in range(120) if row not in (0, 60)])
+    picked = select_indices("typicality", predictions, candidates, 1)
+    assert blob[picked].tolist() == [2]
+
+
+def test_cluster_margin_takes_the_least_certain_image_of_each_cluster():
+    points, blob = _gaussian_mixture(sizes=(30, 30))
+    generator = torch.Generator().manual_seed(1)
+    probs = torch.rand(60, 3, generator=generator).softmax(dim=1)
+    predictions = Predictions.from_probs(probs, points)
+    picked = select_indices("cluster-margin", predictions, torch.arange(60), 2)
+    assert sorted(blob[picked].tolist()) == [0, 1]
+    for row in picked.tolist():
+        members = torch.nonzero(blob == blob[row]).flatten()
+        assert row == int(members[predictions.margin[members].argmin()])
+
+
+def test_pool_first_uses_typicality_until_five_labels_per_class_then_cluster_margin():
+    points, _ = _gaussian_mixture(sizes=(20, 20, 20))
+    predictions = Predictions.from_probs(torch.full((60, 3), 1 / 3), points)
+    assert strategy_in_force("pool-first", predictions, torch.arange(60)) == "typicality"
+    assert strategy_in_force("pool-first", predictions, torch.arange(1, 60)) == "typicality"
+    assert strategy_in_force("pool-first", predictions, torch.arange(15, 60)) == "cluster-margin"  # 15 = 5 x 3
+    assert strategy_in_force("margin", predictions, torch.arange(60)) == "margin"
+    early = select_indices("pool-first", predictions, torch.arange(60), 3)
+    assert torch.equal(early, select_indices("typicality", predictions, torch.arange(60), 3))
+    late = select_indices("pool-first", predictions, torch.arange(15, 60), 3)
+    assert torch.equal(late, select_indices("cluster-margin", predictions, torch.arange(15, 60), 3))
+
+
+def test_strategy_in_force_rejects_an_unknown_strategy():
+    with pytest.raises(KeyError, match="unknown strategy"):
+        strategy_in_force("nope", _predictions(), torch.arange(4))

@@ -95,20 +95,33 @@ def test_freematch_thresholds_resume_from_a_checkpoint(tmp_path: Path):
     assert torch.equal(resumed.algorithm.class_means, free.algorithm.class_means)
 
 
-def test_selfmatch_switches_from_contrastive_pretraining_to_fixmatch_on_the_global_step(tmp_path: Path):
+def test_selfmatch_pre_trains_the_encoder_before_its_first_fixmatch_step_and_never_again(tmp_path: Path):
+    from sslengine import PretrainConfig, Pretrainer
+
     selfmatch = trainer("selfmatch", pretrain_steps=2)
     seen = record_batches(selfmatch)
-    first = selfmatch.fit(LABELED, LABELS, images(10, 1), steps=1)
-    assert first.scalars["loss_contrastive"] > 0 and first.scalars["loss_x"] == 0
-    assert len(seen[0].unlabeled_extra) == 1  # two strong views while pre-training
+    unlabeled = images(10, 1)
+    first = selfmatch.fit(LABELED, LABELS, unlabeled, steps=1)
+    assert first.steps == 1 and first.scalars["loss_x"] > 0 and "loss_contrastive" not in first.scalars
+    assert seen[0].step == 0 and seen[0].unlabeled_extra == []  # every trained step is FixMatch's
+    # the first step started from exactly the encoder a Pretrainer learns in 2 steps on the same images
+    reference = Pretrainer(PretrainConfig(in_channels=1, image_size=SIZE, temperature=0.5, seed=0), device="cpu")
+    reference.fit(unlabeled, steps=2)
+    untrained = trainer("fixmatch")
+    untrained.load_encoder(reference.encoder_state_dict())
+    trained_once = trainer("fixmatch")
+    trained_once.load_encoder(reference.encoder_state_dict())
+    trained_once.fit(LABELED, LABELS, unlabeled, steps=1)
+    for name, tensor in trained_once.model.state_dict().items():
+        if name.startswith("body."):
+            assert torch.equal(tensor, selfmatch.model.state_dict()[name]), name
+    assert not torch.equal(untrained.model.body[0].weight, trainer("fixmatch").model.body[0].weight)
     selfmatch.save(tmp_path / "selfmatch.pt")
     resumed = Trainer.load(tmp_path / "selfmatch.pt", device="cpu")
-    seen = record_batches(resumed)
-    resumed.fit(LABELED, LABELS, images(10, 1), steps=3)
-    assert [batch.step for batch in seen] == [1, 2, 3]
-    assert len(seen[0].unlabeled_extra) == 1 and seen[2].unlabeled_extra == []
-    after = resumed.fit(LABELED, LABELS, images(10, 1), steps=1)
-    assert "loss_contrastive" not in after.scalars and after.scalars["loss_x"] > 0
+    assert resumed.algorithm.pretrained
+    before = resumed.model.body[0].weight.clone()
+    resumed.algorithm.prepare_unlabeled(resumed.model, unlabeled)  # no second pre-training
+    assert torch.equal(resumed.model.body[0].weight, before)
 
 
 def test_noisy_student_teacher_is_the_frozen_ema_of_the_round_start():
