@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_save
 
 
 class TrainingConfig(AppConfig):
@@ -8,7 +8,6 @@ class TrainingConfig(AppConfig):
 
     def ready(self) -> None:
         from labelapp.labeling.models import Annotation
-        from labelapp.training.signals import annotation_deleted, annotation_saved
+        from labelapp.training.signals import annotation_saved
 
         post_save.connect(annotation_saved, sender=Annotation, dispatch_uid="training-annotation-saved")
-        post_delete.connect(annotation_deleted, sender=Annotation, dispatch_uid="training-annotation-deleted")

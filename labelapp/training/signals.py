@@ -1,6 +1,8 @@
 """Label changes reach the model: new human labels queue a training round (on commit, deduplicated) while
-the project's training is on, and every label change (human, accepted pseudo-label, undo) queues a label
-propagation over the current embeddings, so predictions follow within seconds.
+the project's training is on, and every saved label (human or accepted pseudo-label) queues a label
+propagation over the current embeddings, so predictions follow within seconds. Deletions (an undone
+first label) send nothing: a ``post_delete`` receiver would make every cascade delete annotations one
+by one; the next label or round catches up.
 
 Connected in :meth:`labelapp.training.apps.TrainingConfig.ready`. Bulk writes (``bulk_create``,
 ``update``) send no signal: code that writes labels in bulk calls
@@ -20,6 +22,3 @@ def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: A
         round_enqueue_on_commit(project_id=instance.project_id)
     propagation_enqueue_on_commit(project_id=instance.project_id)
 
-
-def annotation_deleted(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:
-    propagation_enqueue_on_commit(project_id=instance.project_id)

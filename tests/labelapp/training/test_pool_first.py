@@ -58,7 +58,9 @@ def test_a_project_with_images_and_no_labels_gets_a_pretraining_round_that_store
     assert sorted(ids.tolist()) == sorted(Image.objects.filter(project=project).values_list("id", flat=True))
     assert embeddings.shape[0] == 60 and embeddings.dtype == np.float32 and np.isfinite(embeddings).all()
     assert Pretrainer.load(services.pretrainer_path(project.pk)).global_step == 3
-    assert training_status(project)["activity"] == "v1: embeddings of the pre-trained encoder"
+    status = training_status(project)
+    assert status["activity"] == "v1: embeddings of the pre-trained encoder"
+    assert (status["strategy"], status["strategy_in_force"]) == ("pool-first", "typicality")  # no label: cold start
 
 
 def test_the_label_queue_ranks_by_the_versions_embeddings(project, pool):
