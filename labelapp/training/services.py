@@ -37,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq.job import Job
 from sslengine import FitResult, PretrainConfig, Pretrainer, Predictions, TrainConfig, Trainer, embedding_quality
 from sslengine.checkpoint import atomic_write
+from sslengine.pretext import KNN_NEIGHBOURS
 from sslengine.propagation import propagate
 
 from labelapp.images.models import Image
@@ -65,7 +66,6 @@ PROPAGATION_JOB = "labelapp.training.jobs.run_label_propagation"
 PROPAGATION_QUEUE = "default"  # its worker runs short jobs: a propagation never waits behind a round
 PRETRAIN, TRAIN = "pretrain", "train"  # the two kinds of round (round_phase)
 PRETRAIN_ACTIVITY = "learning the images"
-QUALITY_MIN_LABELS = 20  # the embeddings' kNN accuracy from this many labels on, label-free figures before
 PROJECT_CONFIG_FIELDS = ("num_classes", "algorithm", "backbone", "in_channels", "image_size", "threshold", "seed")
 
 
@@ -463,8 +463,12 @@ def unlabeled_predictions(*, embeddings: torch.Tensor, num_classes: int) -> Pred
 
 
 def _quality(embeddings: torch.Tensor, labels: TrainingLabels) -> dict[str, float]:
-    """The encoder's embedding quality: kNN accuracy over the labeled rows once there are a few, else label-free."""
-    if len(labels.rows) >= QUALITY_MIN_LABELS and len(np.unique(labels.labels)) > 1:
+    """The encoder's embedding quality: the leave-one-out kNN accuracy over the labeled rows once every
+    labeled class has more labels than the vote has neighbours (fewer make a majority of 20 meaningless),
+    else label-free figures only."""
+    counts = np.bincount(labels.labels) if len(labels.labels) else np.zeros(0, np.int64)
+    present = counts[counts > 0]
+    if len(present) > 1 and present.min() > KNN_NEIGHBOURS:
         rows, classes = _labeled_tensors(labels)
         return {name: float(value) for name, value in embedding_quality(embeddings[rows], classes).items()}
     return {name: float(value) for name, value in embedding_quality(embeddings).items()}
