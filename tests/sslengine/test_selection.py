@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from sslengine import Predictions, select_indices, strategy_in_force
+from sslengine.selection import POOL_FIRST_SWITCH_LABELS_PER_CLASS
 
 PROBS = torch.tensor(
     [
@@ -96,17 +97,18 @@ def test_cluster_margin_takes_the_least_certain_image_of_each_cluster():
         assert row == int(members[predictions.margin[members].argmin()])
 
 
-def test_pool_first_uses_typicality_until_five_labels_per_class_then_cluster_margin():
-    points, _ = _gaussian_mixture(sizes=(20, 20, 20))
-    predictions = Predictions.from_probs(torch.full((60, 3), 1 / 3), points)
-    assert strategy_in_force("pool-first", predictions, torch.arange(60)) == "typicality"
-    assert strategy_in_force("pool-first", predictions, torch.arange(1, 60)) == "typicality"
-    assert strategy_in_force("pool-first", predictions, torch.arange(15, 60)) == "cluster-margin"  # 15 = 5 x 3
-    assert strategy_in_force("margin", predictions, torch.arange(60)) == "margin"
-    early = select_indices("pool-first", predictions, torch.arange(60), 3)
-    assert torch.equal(early, select_indices("typicality", predictions, torch.arange(60), 3))
-    late = select_indices("pool-first", predictions, torch.arange(15, 60), 3)
-    assert torch.equal(late, select_indices("cluster-margin", predictions, torch.arange(15, 60), 3))
+def test_pool_first_uses_typicality_until_the_switch_count_of_labels_per_class_then_cluster_margin():
+    switch = POOL_FIRST_SWITCH_LABELS_PER_CLASS * 3
+    points, _ = _gaussian_mixture(sizes=(40, 40, 40))
+    predictions = Predictions.from_probs(torch.full((120, 3), 1 / 3), points)
+    assert strategy_in_force("pool-first", predictions, torch.arange(120)) == "typicality"
+    assert strategy_in_force("pool-first", predictions, torch.arange(switch - 1, 120)) == "typicality"
+    assert strategy_in_force("pool-first", predictions, torch.arange(switch, 120)) == "cluster-margin"
+    assert strategy_in_force("margin", predictions, torch.arange(120)) == "margin"
+    early = select_indices("pool-first", predictions, torch.arange(120), 3)
+    assert torch.equal(early, select_indices("typicality", predictions, torch.arange(120), 3))
+    late = select_indices("pool-first", predictions, torch.arange(switch, 120), 3)
+    assert torch.equal(late, select_indices("cluster-margin", predictions, torch.arange(switch, 120), 3))
 
 
 def test_strategy_in_force_rejects_an_unknown_strategy():
