@@ -48,7 +48,7 @@ LEASE_SECONDS = 120
 LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
 LEASE_ATTEMPTS = 4
 K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
-CLUSTER_HEAD = 256  # typicality and pool-first cluster into (labeled + k) groups: rank this many by them
+CLUSTER_HEAD = 256  # typicality, cluster-margin, pool-first cluster into (labeled + k) groups: rank this many by them
 RANK_BATCH = 5000
 # Strategies that need only the stored per-image scores (confidence, margin, entropy), not probabilities.
 SCORE_STRATEGIES = frozenset({"least-confidence", "margin", "entropy", "random"})
