@@ -434,7 +434,7 @@ def round_phase(*, base: ModelVersion | None, labels: int, images: int, classes:
     encoder has pre-trained for less than ``TRAINING_PRETRAIN_MIN_SECONDS`` (``_GPU`` on CUDA) in all, or the
     pool grew by ``TRAINING_PRETRAIN_GROWTH_PERCENT`` since the encoder last saw it; else train the SSL model.
     """
-    if labels < settings.TRAINING_SSL_MIN_LABELS_PER_CLASS * max(1, classes):
+    if labels == 0 or labels < settings.TRAINING_SSL_MIN_LABELS_PER_CLASS * max(1, classes):
         return PRETRAIN
     minimum = settings.TRAINING_PRETRAIN_MIN_SECONDS_GPU if torch.cuda.is_available() else settings.TRAINING_PRETRAIN_MIN_SECONDS
     seconds, seen = (base.pretrain_seconds, base.pretrain_images) if base else (0.0, 0)
