@@ -250,7 +250,8 @@ def pretrain_on_pool(args: argparse.Namespace, train: ImageSet, test: ImageSet, 
     """SimCLR on every train image for ``--pretrain-seconds``; the pool's embeddings when selection
     needs them (from a random encoder without pre-training) and the encoder when there was any."""
     record: dict[str, Any] = {"seconds": 0.0, "steps": 0, "embeddings": None, "encoder": None}
-    if args.pretrain_seconds <= 0 and (args.select == "random" or args.labeled_indices is not None):
+    selection_needs_embeddings = args.select != "random" and args.labeled_indices is None
+    if args.pretrain_seconds <= 0 and not selection_needs_embeddings:
         return record
     config = PretrainConfig(backbone=args.backbone, in_channels=channels, image_size=size, hflip=args.hflip, seed=args.seed)
     pretrainer = Pretrainer(config, device=args.device)
@@ -261,7 +262,8 @@ def pretrain_on_pool(args: argparse.Namespace, train: ImageSet, test: ImageSet, 
         record["config"] = config.to_dict()
     # outside the budget: the test split's 20-NN accuracy shows what the encoder learned
     record["test_quality"] = embedding_quality(pretrainer.embed(test.images, batch_size=1024), test.labels)
-    record["embeddings"] = pretrainer.embed(train.images, batch_size=1024)
+    if selection_needs_embeddings:
+        record["embeddings"] = pretrainer.embed(train.images, batch_size=1024)
     return record
 
 

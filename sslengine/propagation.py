@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .inference import Predictions, nearest_neighbours
 
 
-EXACT_SEARCH_LIMIT = 20_000  # up to this many rows the kNN search is exact; above, an inverted file
+EXACT_SEARCH_LIMIT = 5_000  # up to this many rows the kNN search is exact; above, an inverted file
 
 
 def inverted_file_neighbours(
@@ -59,13 +59,19 @@ def inverted_file_neighbours(
     return similarities, indices
 
 
+def knn_search(embeddings: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine similarities and indices [N, k] of every row's k nearest other rows: exact up to
+    ``EXACT_SEARCH_LIMIT`` rows, :func:`inverted_file_neighbours` above."""
+    if embeddings.shape[0] <= EXACT_SEARCH_LIMIT:
+        return nearest_neighbours(embeddings, k)
+    return inverted_file_neighbours(embeddings, k)
+
+
 def _knn_affinity(embeddings: torch.Tensor, k: int, gamma: float) -> torch.Tensor:
     """Symmetrically normalised affinity D^-1/2 (A + Aᵀ) D^-1/2 of the kNN graph, as a sparse CSR
-    matrix, with A_ij = max(cos(z_i, z_j), 0)^γ for the k nearest neighbours j of i (exact search up
-    to ``EXACT_SEARCH_LIMIT`` rows, :func:`inverted_file_neighbours` above)."""
+    matrix, with A_ij = max(cos(z_i, z_j), 0)^γ for the k nearest neighbours j of i (:func:`knn_search`)."""
     n = embeddings.shape[0]
-    search = nearest_neighbours if n <= EXACT_SEARCH_LIMIT else inverted_file_neighbours
-    similarities, neighbours = search(embeddings, k)
+    similarities, neighbours = knn_search(embeddings, k)
     values = similarities.clamp_min(0.0).pow(gamma).flatten()
     rows = torch.arange(n).repeat_interleave(neighbours.shape[1])
     cols = neighbours.flatten()
@@ -129,7 +135,7 @@ def propagate(
     scores Z are clipped at 0 and normalised per row into probabilities (the paper only takes the
     argmax and an entropy-based certainty, which ``Predictions.entropy`` gives); rows the graph does not
     reach get uniform probabilities; labeled rows are one-hot on their own label. The kNN search is
-    blockwise with bounded memory: exact up to 20,000 rows, an inverted file above
+    blockwise with bounded memory: exact up to 5,000 rows, an inverted file above
     (:func:`inverted_file_neighbours`).
     The returned ``embeddings`` are the ones given.
     """

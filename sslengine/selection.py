@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .inference import Predictions, nearest_neighbours
+from .inference import Predictions
+from .propagation import knn_search
 from .registry import Registry
 
 # A strategy ranks ``candidates`` (row indices into the predictions) and returns up to k of them,
@@ -63,6 +64,13 @@ def random(predictions: Predictions, candidates: torch.Tensor, k: int, generator
     return candidates[torch.randperm(candidates.numel(), generator=generator)[:k]]
 
 
+def _labeled_mask(predictions: Predictions, candidates: torch.Tensor) -> torch.Tensor:
+    """True on the rows that are not candidates: the labeled images."""
+    labeled = torch.ones(len(predictions), dtype=torch.bool)
+    labeled[candidates] = False
+    return labeled
+
+
 def _distance_to_nearest(points: torch.Tensor, centers: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """Euclidean distance from every point to its nearest center, in chunks of centers (bounded memory)."""
     nearest = torch.full((points.shape[0],), float("inf"))
@@ -81,9 +89,7 @@ def k_center(predictions: Predictions, candidates: torch.Tensor, k: int, generat
     """
     embeddings = F.normalize(predictions.embeddings.float(), dim=1)
     pool = embeddings[candidates]
-    is_candidate = torch.zeros(len(predictions), dtype=torch.bool)
-    is_candidate[candidates] = True
-    labeled = embeddings[~is_candidate]
+    labeled = embeddings[_labeled_mask(predictions, candidates)]
     if labeled.shape[0]:
         nearest = _distance_to_nearest(pool, labeled)
         pick = int(nearest.argmax())
@@ -131,18 +137,13 @@ TYPICALITY_MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
 
 def typicality_scores(points: torch.Tensor, neighbours: int = TYPICALITY_NEIGHBOURS) -> torch.Tensor:
     """TypiClust's typicality of every row of L2-normalised ``points``: 1 / mean Euclidean distance
-    to its ``neighbours`` nearest other rows (a single row gets 1); blockwise, bounded memory."""
+    to its ``neighbours`` nearest other rows (a single row gets 1); bounded memory, approximate
+    neighbours in clusters above 5,000 rows (:func:`sslengine.propagation.knn_search`)."""
     if points.shape[0] < 2:
         return torch.ones(points.shape[0])
-    similarities, _ = nearest_neighbours(points, neighbours)
+    similarities, _ = knn_search(points, neighbours)
     distances = (2.0 - 2.0 * similarities).clamp_min(0.0).sqrt()
     return 1.0 / distances.mean(dim=1).clamp_min(1e-12)
-
-
-def _labeled_mask(predictions: Predictions, candidates: torch.Tensor) -> torch.Tensor:
-    labeled = torch.ones(len(predictions), dtype=torch.bool)
-    labeled[candidates] = False
-    return labeled
 
 
 @register_strategy("typicality")
@@ -205,7 +206,10 @@ def cluster_margin(predictions: Predictions, candidates: torch.Tensor, k: int, g
 
 
 # Pool-first switches from typicality to cluster-margin once there are this many labels per class.
-POOL_FIRST_SWITCH_LABELS_PER_CLASS = 5
+# Measured (benchmarks/engine/switch_point.py, RESULTS.md "Cold start"): with label propagation over
+# a SimCLR embedding of 20,000 Fashion-MNIST images as the model, typicality led cluster-margin and
+# random at every budget up to 20 per class, the largest measured; so the switch is there.
+POOL_FIRST_SWITCH_LABELS_PER_CLASS = 20
 
 
 def _pool_first_phase(predictions: Predictions, candidates: torch.Tensor) -> str:

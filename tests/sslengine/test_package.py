@@ -28,8 +28,13 @@ def test_the_public_api_of_the_contract_is_importable_from_the_package():
     import sslengine
 
     for name in ("TrainConfig", "Trainer", "FitResult", "Predictions", "list_algorithms",
-                 "list_strategies", "list_backbones", "select_indices"):
+                 "list_strategies", "list_backbones", "select_indices", "strategy_in_force", "PretrainConfig",
+                 "Pretrainer", "PretrainResult", "embedding_quality", "list_pretexts", "propagate"):
         assert hasattr(sslengine, name), name
-    assert {"fixmatch", "simmatch", "supervised"} <= set(sslengine.list_algorithms())
-    assert {"least-confidence", "margin", "entropy", "random", "k-center"} <= set(sslengine.list_strategies())
+    assert {"fixmatch", "simmatch", "supervised", "selfmatch"} <= set(sslengine.list_algorithms())
+    assert {"least-confidence", "margin", "entropy", "random", "k-center", "typicality", "pool-first"} <= set(
+        sslengine.list_strategies()
+    )
+    assert "simclr" in sslengine.list_pretexts()
+    assert hasattr(sslengine.Trainer, "load_encoder") and "hflip" in sslengine.TrainConfig.__dataclass_fields__
     assert {"cnn-small", "wrn-28-2", "resnet18"} <= set(sslengine.list_backbones())
