@@ -457,8 +457,9 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
 
 
 def temp_files_delete(*, project: Project) -> int:
-    """Delete the temp files of atomic writes (checkpoints, caches) that a killed round left in the project's
-    folders. Only a round holding the project's lock writes there, so any temp file found is a dead round's."""
+    """Delete the temp files of atomic writes (checkpoints, caches, embeddings) that a killed round or label
+    propagation left in the project's folders. Call it holding the round lock and the publish lock: then
+    nobody else writes there, so any temp file found is a dead writer's."""
     leftovers = [
         path
         for folder in (checkpoint_path(str(project.pk)), project_cache_dir(project.pk))
@@ -712,7 +713,8 @@ def round_run(
     base = project.current_version
     if steps is None and seconds is None:
         seconds = float(project_round_seconds(project))
-    temp_files_delete(project=project)
+    with publish_lock(project.pk):  # a label propagation publishing now is writing temp files of its own
+        temp_files_delete(project=project)
 
     holdout_assign(project=project)
     cache = cache_update(project=project).cache

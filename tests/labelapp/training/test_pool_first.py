@@ -3,6 +3,7 @@ seconds after the first labels, SSL from the pre-trained encoder, resuming pre-t
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -18,6 +19,7 @@ from labelapp.labeling.services import CLUSTER_HEAD, annotation_submit, queue_or
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import services
 from labelapp.training.jobs import run_training_round
+from labelapp.training.locks import publish_lock
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import training_status, version_embeddings
 from tests.labelapp.training.conftest import add_images, run_burst_in_process, start_worker
@@ -172,3 +174,18 @@ def test_a_restarted_worker_resumes_pretraining_from_its_checkpoint(project, poo
         assert worker.returncode == 0, output.decode()[-3000:]
         assert current(project).pretrain_steps == expected_steps
     assert Pretrainer.load(services.pretrainer_path(project.pk)).global_step == 6
+
+
+def test_a_round_leaves_the_temp_files_of_a_publishing_propagation_alone(project, pool):
+    run_training_round(project.pk, steps=3)
+    in_flight = services.project_cache_dir(project.pk) / ".embeddings-v2.npz.k3j9x.tmp"  # a propagation's atomic write
+    outcome: list[str] = []
+    with publish_lock(project.pk):  # the propagation publishes
+        in_flight.write_bytes(b"half")
+        round_thread = threading.Thread(target=lambda: outcome.append(run_training_round(project.pk, steps=3)))
+        round_thread.start()
+        round_thread.join(timeout=2)
+        assert in_flight.exists() and round_thread.is_alive()  # the round waits to clean up
+    round_thread.join(timeout=120)
+    assert outcome == ["done v2"]
+    assert not in_flight.exists()  # once published, a temp file left behind is a dead writer's
