@@ -199,6 +199,15 @@ TRAINING_KEEP_VERSIONS = env.env_int("TRAINING_KEEP_VERSIONS", 3, minimum=1)
 # A round holds a per-project Redis lock with this time-to-live, renewed every third of it while the
 # round runs; a worker killed mid-round frees the project after at most this long.
 TRAINING_LOCK_SECONDS = env.env_int("TRAINING_LOCK_SECONDS", 30, minimum=2)
+# Pool-first training (README, "How the worker learns the pool"): rounds pre-train the project's encoder on
+# its unlabeled images until the project has TRAINING_SSL_MIN_LABELS_PER_CLASS labels per class on average
+# and the encoder has pre-trained for TRAINING_PRETRAIN_MIN_SECONDS (on CPU; _GPU on a CUDA device); then
+# the SSL model trains from that encoder. The pool growing by TRAINING_PRETRAIN_GROWTH_PERCENT since the
+# last pre-training round resumes pre-training for one round.
+TRAINING_SSL_MIN_LABELS_PER_CLASS = env.env_int("TRAINING_SSL_MIN_LABELS_PER_CLASS", 2, minimum=0)
+TRAINING_PRETRAIN_MIN_SECONDS = env.env_int("TRAINING_PRETRAIN_MIN_SECONDS", 240, minimum=0)
+TRAINING_PRETRAIN_MIN_SECONDS_GPU = env.env_int("TRAINING_PRETRAIN_MIN_SECONDS_GPU", 60, minimum=0)
+TRAINING_PRETRAIN_GROWTH_PERCENT = env.env_int("TRAINING_PRETRAIN_GROWTH_PERCENT", 20, minimum=1)
 
 # API tokens (labelapp.api.models.ApiToken) stop working this many days after they are made.
 API_TOKEN_TTL_DAYS = env.env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)

@@ -16,6 +16,9 @@ from labelapp.lib import embedded_redis
 
 _data_dir = Path(tempfile.mkdtemp(prefix="labelapp-test-"))
 os.environ["DATA_DIR"] = str(_data_dir)
+# A labeled project's first round trains its SSL model at once (as before pre-training existed); the tests
+# of pre-training ask for it. Worker subprocesses inherit this.
+os.environ.setdefault("TRAINING_PRETRAIN_MIN_SECONDS", "0")
 atexit.register(shutil.rmtree, _data_dir, ignore_errors=True)
 
 if not os.environ.get("REDIS_URL"):

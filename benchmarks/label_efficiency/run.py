@@ -25,6 +25,7 @@ import argparse
 import io
 import json
 import math
+import os
 import sys
 import time
 import zipfile
@@ -264,6 +265,10 @@ def run(args: argparse.Namespace) -> dict:
     import torch
 
     torch.set_num_threads(args.torch_threads)
+    # The six policies train their algorithm from the first round, as they did before pre-training existed
+    # (issue 13): SSL from the first label, no pre-training minimum.
+    os.environ.setdefault("TRAINING_SSL_MIN_LABELS_PER_CLASS", "0")
+    os.environ.setdefault("TRAINING_PRETRAIN_MIN_SECONDS", "0")
     data_dir = app_env.start_app(prefix="bench-label-efficiency-")
     from django.contrib.auth import get_user_model
 

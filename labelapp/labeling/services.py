@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+import numpy as np
 import torch
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
@@ -36,8 +37,11 @@ from labelapp.labeling.models import (
     Source,
 )
 from labelapp.projects.models import LabelClass, Project
+from labelapp.training import store
 from labelapp.training.models import ModelVersion, Prediction
+from labelapp.training.selectors import version_embeddings
 from sslengine import Predictions, list_strategies, select_indices
+from sslengine.selection import strategy_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ REVIEW_UNDO_SECONDS = 60  # a reviewed page can be taken back this long after it
 LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
 LEASE_ATTEMPTS = 4
 K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
+CLUSTER_HEAD = 256  # typicality, cluster-margin, pool-first cluster into (labeled + k) groups: rank this many by them
 RANK_BATCH = 5000
 # Strategies that need only the stored per-image scores (confidence, margin, entropy), not probabilities.
 SCORE_STRATEGIES = frozenset({"least-confidence", "margin", "entropy", "random"})
@@ -95,9 +100,9 @@ def queue_order_build(*, project: Project) -> QueueOrder:
     """The stored label-queue order for the project's current version and strategy, built once.
 
     Before the first version: a random permutation seeded by the project. After: ``sslengine``'s
-    strategy over the version's predictions, with unlabeled images as candidates (the stored
-    prediction rows carry no embeddings, so ``k-center`` runs on the probability vectors), then the
-    rest by least confidence, labeled images last (they come back only if a label is undone).
+    strategy over the version's predictions and its embeddings (uniform scores before the first label),
+    with unlabeled images as candidates, then the rest by least confidence, labeled images last (they
+    come back only if a label is undone).
     Concurrent callers wait for the first builder and reuse its result.
     """
     version = selectors.current_version(project)
@@ -149,8 +154,16 @@ def _ranks_insert(order: QueueOrder, image_ids: list[int]) -> None:
 
 def _version_predictions(project: Project, version: ModelVersion) -> tuple[torch.Tensor, Predictions]:
     """(image ids, predictions) of a version in image-id order. Strategies that rank by a stored score
-    read only the score columns; the others get the probability vectors (as embeddings too)."""
+    read only the score columns; the others get the probability vectors and the version's embeddings
+    (a version from before embeddings were stored lends its probability vectors as embeddings)."""
     rows = Prediction.objects.filter(version=version).order_by("image_id")
+    stored = version_embeddings(version)
+    if stored is not None and not rows.exists():  # no label yet: real embeddings, uniform scores
+        ids, embeddings = stored
+        live = np.isin(ids, np.array(Image.objects.filter(project=project).values_list("id", flat=True), dtype=np.int64))
+        classes = max(2, 1 + max(project.classes.values_list("index", flat=True), default=1))
+        uniform = torch.full((int(live.sum()), classes), 1.0 / classes)
+        return torch.from_numpy(ids[live]), Predictions.from_probs(uniform, torch.from_numpy(embeddings[live]))
     if project.strategy in SCORE_STRATEGIES:
         table = torch.tensor(
             list(rows.values_list("image_id", "predicted_index", "confidence", "margin", "entropy")), dtype=torch.float64
@@ -162,7 +175,11 @@ def _version_predictions(project: Project, version: ModelVersion) -> tuple[torch
         )
     pairs = list(rows.values_list("image_id", "probs"))
     probs = torch.tensor([probs for _, probs in pairs], dtype=torch.float32).reshape(len(pairs), -1)
-    return torch.tensor([image_id for image_id, _ in pairs], dtype=torch.int64), Predictions.from_probs(probs, probs)
+    ids = torch.tensor([image_id for image_id, _ in pairs], dtype=torch.int64)
+    if stored is None:
+        return ids, Predictions.from_probs(probs, probs)
+    stored_ids, embeddings = stored  # ascending ids; a prediction row exists only for an image embedded with it
+    return ids, Predictions.from_probs(probs, torch.from_numpy(embeddings[np.searchsorted(stored_ids, ids.numpy())]))
 
 
 def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[int]:
@@ -180,8 +197,11 @@ def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[in
     if strategy not in list_strategies():  # a name the engine no longer has must not stop labeling
         logger.warning("project %s: unknown strategy %r, ranking by least confidence", project.pk, strategy)
         strategy = "least-confidence"
-    k = candidates.numel() if strategy != "k-center" else min(K_CENTER_HEAD, candidates.numel())
+    head = {"k-center": K_CENTER_HEAD}.get(strategy, CLUSTER_HEAD)
+    k = candidates.numel() if strategy in SCORE_STRATEGIES else min(head, candidates.numel())
     picked = select_indices(strategy, predictions, candidates, k, seed=project.pk)
+    in_force = strategy_in_force(strategy, predictions, candidates) if candidates.numel() else strategy
+    store.strategy_set(project.pk, version=version.number, strategy=project.strategy, in_force=in_force)
     taken = torch.zeros(len(image_ids), dtype=torch.bool)
     taken[picked] = True
     by_confidence = torch.sort(predictions.confidence, stable=True).indices

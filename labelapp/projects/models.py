@@ -21,7 +21,7 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     algorithm = models.CharField(max_length=40, default="fixmatch")
     backbone = models.CharField(max_length=40, default="cnn-small")
-    strategy = models.CharField(max_length=40, default="least-confidence")
+    strategy = models.CharField(max_length=40, default="pool-first")
     threshold = models.FloatField(
         default=0.95, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
         help_text="τ: predictions at or above this confidence are offered as pseudo-labels.",
@@ -34,6 +34,11 @@ class Project(models.Model):
         default=32, validators=[MinValueValidator(8), MaxValueValidator(512)]
     )
     grayscale = models.BooleanField(default=False, help_text="Train on one channel instead of RGB.")
+    horizontal_flip = models.BooleanField(
+        default=False,
+        help_text="Mirror images left-right in training views. Leave off when a mirror image changes the class "
+        "(digits, text, arrows); turn on for photos of objects.",
+    )
     show_model_guess = models.BooleanField(
         default=False, help_text="Show the model's guess while labeling (off by default to avoid anchoring)."
     )

@@ -25,7 +25,7 @@ CLASS_NAME_MAX = LabelClass._meta.get_field("name").max_length
 # Settings an owner may change after creation (the slug is fixed: it is in every URL).
 SETTINGS_FIELDS = (
     "name", "description", "algorithm", "backbone", "strategy", "threshold", "low_confidence_threshold",
-    "image_size", "grayscale", "show_model_guess", "holdout_fraction", "round_seconds",
+    "image_size", "grayscale", "horizontal_flip", "show_model_guess", "holdout_fraction", "round_seconds",
 )
 
 

@@ -26,7 +26,8 @@ MEMBERSHIP_MESSAGE_TYPE = "membership.changed"
 
 class RoundStarted(TypedDict):
     type: Literal["round.started"]
-    version: int  # the number the round will produce
+    version: int  # the number the round expects to produce (a label propagation published meanwhile takes it)
+    activity: str  # what the worker does, for people: "learning the images", "training fixmatch from ..."
 
 
 class RoundProgress(TypedDict):
@@ -35,6 +36,7 @@ class RoundProgress(TypedDict):
     steps: int  # planned steps, 0 when the budget is in seconds
     fraction: float  # share of the round's training budget used, 0..1 (steps or seconds)
     losses: dict[str, float]  # running means over the round: loss, loss_x, loss_u, mask_ratio, ...
+    activity: str  # the round's activity with its step and figures, for people
 
 
 class VersionReady(TypedDict):
@@ -60,13 +62,18 @@ def group_name(project_id: int) -> str:
     return f"project-{project_id}"
 
 
-def round_started(version: int) -> RoundStarted:
-    return {"type": "round.started", "version": version}
+def round_started(version: int, activity: str = "training") -> RoundStarted:
+    return {"type": "round.started", "version": version, "activity": activity}
 
 
-def round_progress(*, step: int, steps: int, fraction: float, losses: dict[str, float]) -> RoundProgress:
+def round_progress(
+    *, step: int, steps: int, fraction: float, losses: dict[str, float], activity: str = "training"
+) -> RoundProgress:
     rounded = {name: round(float(value), 4) for name, value in losses.items()}
-    return {"type": "round.progress", "step": step, "steps": steps, "fraction": round(fraction, 3), "losses": rounded}
+    return {
+        "type": "round.progress", "step": step, "steps": steps, "fraction": round(fraction, 3), "losses": rounded,
+        "activity": activity,
+    }
 
 
 def version_ready(version: int, counts: dict[str, int]) -> VersionReady:

@@ -1,17 +1,18 @@
-"""The RQ job of the training queue (run it with a non-forking worker, see README):
+"""The RQ jobs: training rounds on the ``training`` queue (run it with a non-forking worker, see README):
 
     python manage.py rqworker training --worker-class rq.SimpleWorker
 
 ``rq.SimpleWorker`` runs jobs in the worker process itself, so the trainer, its optimizer and the
 image cache stay warm between rounds of the same project, and CUDA is initialised in the process
 that uses it (a forked work horse would fail with "Cannot re-initialize CUDA in forked subprocess").
+Label propagation (seconds, on the CPU) runs on the ``default`` queue, beside a running round.
 """
 
 from __future__ import annotations
 
 from django.db import close_old_connections
 
-from labelapp.training.services import round_execute
+from labelapp.training.services import propagation_run, round_execute
 
 
 def run_training_round(
@@ -24,3 +25,13 @@ def run_training_round(
     finally:
         close_old_connections()
     return outcome.status if outcome.version is None else f"{outcome.status} v{outcome.version.number}"
+
+
+def run_label_propagation(project_id: int) -> str:
+    """Propagate the project's labels over its current embeddings; returns ``v<N>`` or ``nothing to do``."""
+    close_old_connections()
+    try:
+        version = propagation_run(project_id=project_id)
+    finally:
+        close_old_connections()
+    return "nothing to do" if version is None else f"v{version.number}"

@@ -9,10 +9,17 @@ from labelapp.projects.models import Project
 
 
 class ModelVersion(models.Model):
-    """The result of one training round: a checkpoint, counts, losses and metrics."""
+    """What readers see of the model at one point: a checkpoint, one embedding per image (a file, see
+    ``labelapp.training.cache.embeddings_path``), predictions when labels exist, counts, losses and metrics."""
+
+    class Kind(models.TextChoices):
+        TRAINED = "trained", "SSL round"  # embeddings and predictions of the project's SSL model
+        PRETRAINED = "pretrained", "pre-training round"  # the pre-trained encoder's embeddings; propagated predictions once labels exist
+        PROPAGATED = "propagated", "label propagation"  # the previous version's embeddings, predictions propagated from new labels
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.TRAINED)
     algorithm = models.CharField(max_length=40)
     backbone = models.CharField(max_length=40)
     checkpoint = models.CharField(max_length=500, help_text="Path of the checkpoint, relative to CHECKPOINT_DIR.")
@@ -20,7 +27,12 @@ class ModelVersion(models.Model):
     pseudo_labels = models.PositiveIntegerField(default=0)
     images = models.PositiveIntegerField(default=0)
     steps = models.PositiveIntegerField(default=0, help_text="Optimizer steps since the first round.")
-    round_steps = models.PositiveIntegerField(default=0)
+    round_steps = models.PositiveIntegerField(default=0, help_text="Steps of this round (pretext steps in a pre-training round).")
+    pretrain_steps = models.PositiveIntegerField(default=0, help_text="Pre-training steps of the project's encoder so far.")
+    pretrain_seconds = models.FloatField(default=0.0, help_text="Pre-training seconds of the project's encoder so far.")
+    pretrain_images = models.PositiveIntegerField(
+        default=0, help_text="Images in the pool when the encoder was last pre-trained (growth resumes pre-training)."
+    )
     seconds = models.FloatField(default=0.0, help_text="Training time of the round that made it.")
     total_seconds = models.FloatField(default=0.0, help_text="Training time since the first round (like steps).")
     device = models.CharField(max_length=40, blank=True)

@@ -28,6 +28,7 @@ def version_summary(version: ModelVersion | None) -> dict[str, Any] | None:
         return None
     return {
         "number": version.number,
+        "kind": version.kind,
         "algorithm": version.algorithm,
         "backbone": version.backbone,
         "human_labels": version.human_labels,
@@ -35,6 +36,8 @@ def version_summary(version: ModelVersion | None) -> dict[str, Any] | None:
         "images": version.images,
         "steps": version.steps,
         "round_steps": version.round_steps,
+        "pretrain_steps": version.pretrain_steps,
+        "pretrain_seconds": version.pretrain_seconds,
         "seconds": version.seconds,
         "device": version.device,
         "losses": version.losses,
@@ -44,14 +47,42 @@ def version_summary(version: ModelVersion | None) -> dict[str, Any] | None:
     }
 
 
+def strategy_summary(project: Project, version: ModelVersion | None) -> dict[str, str]:
+    """The label queue's strategy and what it uses right now (a hybrid's current half, once the queue of the
+    current version was ranked)."""
+    ranked = store.strategy_get(project.pk)
+    current = ranked is not None and version is not None and ranked["version"] == version.number
+    in_force = ranked["in_force"] if current and ranked["strategy"] == project.strategy else project.strategy
+    return {"strategy": project.strategy, "strategy_in_force": in_force}
+
+
+def training_activity(*, running: bool, progress: dict[str, Any] | None, version: ModelVersion | None) -> str:
+    """What the worker is doing, for people: the running round's activity, else what the current version is."""
+    if running and progress and progress.get("activity"):
+        return progress["activity"]
+    if version is None:
+        return ""
+    quality = version.metrics.get("embedding_quality") or {}
+    knn = f" (kNN quality {quality['knn_accuracy']:.2f})" if "knn_accuracy" in quality else ""
+    return {
+        ModelVersion.Kind.PRETRAINED: f"v{version.number}: embeddings of the pre-trained encoder{knn}",
+        ModelVersion.Kind.PROPAGATED: f"v{version.number}: labels propagated over the embeddings",
+    }.get(version.kind, f"v{version.number}: {version.algorithm} model")
+
+
 def training_status(project: Project) -> dict[str, Any]:
-    """Current version, whether training is on, running or queued, and the latest round event."""
+    """Current version, whether training is on, running or queued, the latest round event, what the worker
+    does and the label queue's strategy."""
     version = ModelVersion.objects.filter(pk=project.current_version_id).first()
+    running = round_running(project.pk)
+    progress = store.progress_get(project.pk)
     return {
         "current_version": version.number if version else None,
         "version": version_summary(version),
         "training_enabled": project.training_enabled,
-        "running": round_running(project.pk),
+        "running": running,
         "queued": store.queued_job_id(project.pk) is not None,
-        "progress": store.progress_get(project.pk),
+        "progress": progress,
+        "activity": training_activity(running=running, progress=progress, version=version),
+        **strategy_summary(project, version),
     }

@@ -23,7 +23,7 @@ def connection() -> Redis:
 
 
 def key(project_id: int, name: str) -> str:
-    """One Redis key of a project's training state: ``lock``, ``queued`` or ``progress``."""
+    """One Redis key of a project's training state: ``lock``, ``publish``, ``queued``, ``propagation``, ``strategy``, ``progress``."""
     return f"labelapp:training:{project_id}:{name}"
 
 
@@ -67,3 +67,28 @@ def queued_claim(project_id: int, job_id: str) -> bool:
             return False
         conn.eval(_COMPARE_AND_DELETE, 1, name, recorded)  # stale: that job started, finished or vanished
     return bool(conn.set(name, job_id, nx=True, ex=QUEUED_TTL_SECONDS))
+
+
+PROPAGATION_CLAIM_TTL_SECONDS = 600
+
+
+def propagation_claim(project_id: int) -> bool:
+    """Record that a label-propagation job of the project waits in the queue; ``False`` if one already does."""
+    return bool(connection().set(key(project_id, "propagation"), "1", nx=True, ex=PROPAGATION_CLAIM_TTL_SECONDS))
+
+
+def propagation_unclaim(project_id: int) -> None:
+    """The waiting propagation job started: labels changed from now on need another one."""
+    connection().delete(key(project_id, "propagation"))
+
+
+def strategy_set(project_id: int, *, version: int, strategy: str, in_force: str) -> None:
+    """Remember which strategy ranked the label queue of ``version`` and what a hybrid used (for the panel)."""
+    value = {"version": version, "strategy": strategy, "in_force": in_force}
+    connection().set(key(project_id, "strategy"), json.dumps(value), ex=QUEUED_TTL_SECONDS)
+
+
+def strategy_get(project_id: int) -> dict[str, Any] | None:
+    """What :func:`strategy_set` remembered last, if anything."""
+    raw = connection().get(key(project_id, "strategy"))
+    return json.loads(raw) if raw else None

@@ -1,6 +1,6 @@
 /**
  * training.js: the project page's training panel between two renderings by the server (panels.js):
- * the progress bar and step line of the running round, and Start/Stop posted without leaving the page.
+ * the progress bar, step line and activity of the running round, and Start/Stop posted without leaving the page.
  */
 import { followPanels, refreshPanels } from "./panels.js";
 import { connectProject } from "./live.js";
@@ -18,6 +18,7 @@ function setup(root) {
     const bar = field("progress");
     if (event.type === "round.started") {
       setText("state", `Training round running (v${event.version})`);
+      if (event.activity) setText("activity", event.activity);
       setText("detail", "");
       if (bar) {
         bar.value = 0;
@@ -29,6 +30,7 @@ function setup(root) {
       const steps = event.steps ? `${event.step}/${event.steps}` : `${event.step}`;
       const loss = event.losses && event.losses.loss !== undefined ? ` · loss ${event.losses.loss.toFixed(3)}` : "";
       setText("detail", `step ${steps}${loss}`);
+      if (event.activity) setText("activity", event.activity);
     }
   }
 

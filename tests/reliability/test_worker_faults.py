@@ -84,7 +84,7 @@ def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_curren
     assert Trainer.load(checkpoint_path(first.checkpoint)).global_step == 3
     folder = checkpoint_path(first.checkpoint).parent
     assert [p.name for p in folder.glob("*.pt")] == ["v1.pt"]  # the half-written v2 never took a real name
-    assert list(folder.glob(".v2.pt.*.tmp")), "the killed save left its temp file (what the next round cleans)"
+    assert list(folder.glob(".*.tmp")), "the killed save left its temp file (what the next round cleans)"
     assert wait_until(lambda: not round_running(small_project.pk), timeout=10)  # the dead worker's lock expires
 
     assert run_training_round(small_project.pk, steps=3) == "done v2"

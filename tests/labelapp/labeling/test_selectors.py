@@ -129,6 +129,8 @@ def test_a_kept_label_returns_to_suspects_once_it_changes(project, images, annot
 
 
 def test_label_queue_puts_rejected_pseudo_labels_first_then_least_confident(project, images, annotator, reviewer):
+    project.strategy = "least-confidence"
+    project.save(update_fields=["strategy"])
     confidences = [0.5, 0.38, 0.9, 0.7, 0.42, 0.8, 0.6, 0.4, 0.99, 0.35, 0.45, 0.55]
     version = add_version(project, {image: (0, c) for image, c in zip(images, confidences)})
     services.pseudo_labels_reject(project=project, user=reviewer, image_ids=[images[8].pk], version_number=version.number)

@@ -69,6 +69,28 @@ def test_owner_changes_settings_and_an_unknown_algorithm_is_refused(owner_client
     assert refused.status_code == 200 and "algorithm" in refused.context["form"].errors
 
 
+def test_the_horizontal_flip_setting_is_off_by_default_and_reaches_the_engine_configs(owner_client, project):
+    from labelapp.training.services import pretrain_config, trainer_config
+
+    url = reverse("projects:settings", args=[project.slug])
+    assert owner_client.get(url).context["form"].initial["horizontal_flip"] is False
+    assert (trainer_config(project=project, num_classes=3).hflip, pretrain_config(project=project).hflip) == (False, False)
+    values = {"name": project.name, "algorithm": "fixmatch", "backbone": "cnn-small", "strategy": "pool-first",
+              "threshold": "0.95", "low_confidence_threshold": "0.5", "image_size": "32", "horizontal_flip": "on",
+              "holdout_fraction": "0", "round_seconds": "60"}
+
+    assert owner_client.post(url, values).status_code == 302
+    project.refresh_from_db()
+    assert project.horizontal_flip is True
+    assert (trainer_config(project=project, num_classes=3).hflip, pretrain_config(project=project).hflip) == (True, True)
+
+
+def test_new_projects_label_pool_first(outsider_client):
+    assert Project().strategy == "pool-first"
+    form = outsider_client.get(reverse("projects:create")).context["form"]
+    assert form.initial["strategy"] == "pool-first"
+
+
 @pytest.mark.parametrize("client_name", ["annotator_client", "reviewer_client", "outsider_client"])
 def test_only_owners_reach_settings_classes_and_members(request, project, client_name):
     client = request.getfixturevalue(client_name)

@@ -100,17 +100,19 @@ def clean_training_state():
     for folder in (settings.CACHE_DIR, settings.CHECKPOINT_DIR):
         shutil.rmtree(folder, ignore_errors=True)
     services._warm = None
+    services._warm_pretrainer = None
     cache._warm.clear()
     conn = store.connection()
     for name in conn.scan_iter("labelapp:training:*"):
         conn.delete(name)
     django_rq.get_queue(store.QUEUE_NAME).empty()
+    django_rq.get_queue(services.PROPAGATION_QUEUE).empty()
     yield
 
 
-def run_burst_in_process() -> None:
-    """A real RQ worker (non-forking) in this process, until the training queue is empty."""
-    django_rq.get_worker(store.QUEUE_NAME, worker_class=SimpleWorker).work(burst=True)
+def run_burst_in_process(queue: str = store.QUEUE_NAME) -> None:
+    """A real RQ worker (non-forking) in this process, until the queue (default: training) is empty."""
+    django_rq.get_worker(queue, worker_class=SimpleWorker).work(burst=True)
 
 
 def worker_env(**extra: str) -> dict[str, str]:

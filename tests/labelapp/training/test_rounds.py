@@ -87,11 +87,8 @@ def test_a_round_while_another_holds_the_project_lock_exits_cleanly(small_projec
     assert not ModelVersion.objects.filter(project=small_project).exists()
 
 
-def test_a_project_without_labels_gets_no_version(project):
-    from tests.labelapp.training.conftest import add_images
-
-    add_images(project, per_class=5)
-    assert run_training_round(project.pk, steps=3) == "no-labels"
+def test_a_project_without_images_gets_no_version(project):
+    assert run_training_round(project.pk, steps=3) == "no-images"
     assert not ModelVersion.objects.filter(project=project).exists()
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from rq.job import Job
 
+from labelapp.training import store
 from labelapp.training.cache import checkpoint_path, embeddings_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
-from labelapp.training.services import VersionUnavailable, project_rollback
+from labelapp.training.selectors import version_embeddings
+from labelapp.training.services import VersionUnavailable, project_rollback, propagation_run, round_enqueue
+from tests.labelapp.training.conftest import run_burst_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,3 +95,33 @@ def test_rolling_back_to_a_pruned_version_is_refused_with_the_reason(small_proje
     assert small_project.current_version.number == 2
     # annotators may not roll back
     assert annotator_client.post(reverse("training:version-rollback", args=[small_project.slug, 2])).status_code == 404
+
+
+def test_a_round_queued_after_a_rollback_runs_instead_of_being_stale(small_project, settings):
+    settings.TRAINING_KEEP_VERSIONS = 3
+    for _ in range(3):
+        run_training_round(small_project.pk, steps=2)
+    project_rollback(project=small_project, version=versions(small_project)[1])
+
+    job_id = round_enqueue(project_id=small_project.pk, steps=2)  # as a new label or Start would
+    run_burst_in_process()
+    job = Job.fetch(job_id, connection=store.connection())
+    assert job.return_value() == "done v4"
+    assert job.kwargs["base_version"] == 3  # the newest finished version, not the current one
+    assert versions(small_project)[4].steps == 2 + 2  # resumed from v1
+
+
+def test_a_label_propagation_is_history_too_and_pruning_its_base_leaves_its_shared_files(small_project, settings):
+    settings.TRAINING_KEEP_VERSIONS = 1
+    assert run_training_round(small_project.pk, steps=2) == "done v1"
+    propagated = propagation_run(project_id=small_project.pk)  # shares v1's checkpoint and embeddings file
+
+    kept = versions(small_project)
+    assert propagated.number == 2 and propagated.kind == ModelVersion.Kind.PROPAGATED
+    assert kept[2].finished_at and kept[2].total_seconds == pytest.approx(kept[1].total_seconds)
+    assert kept[1].is_pruned and not checkpoint_path(kept[1].checkpoint).exists()
+    assert has_bulky_data(kept[2]) and version_embeddings(kept[2]) is not None
+
+    assert run_training_round(small_project.pk, steps=2) == "done v3"  # resumes from v2's (v1's) checkpoint
+    third = versions(small_project)[3]
+    assert third.steps == 2 + 2 and third.total_seconds == pytest.approx(kept[1].seconds + third.seconds)

@@ -51,6 +51,9 @@ def test_members_read_the_status(project, annotator_client):
         "running": False,
         "queued": False,
         "progress": {"type": "round.progress", "step": 10, "steps": 20, "fraction": 0.5, "losses": {}},
+        "activity": "",
+        "strategy": "pool-first",
+        "strategy_in_force": "pool-first",
     }
 
 
