@@ -13,7 +13,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def day(project, owner):
     """16 real images; version 1 is unsure of 6 of them and confident (≥ τ) about 10; one of the owner's
-    labels is confidently contradicted (a suspect)."""
+    labels is confidently contradicted (a suspect). The queue ranks by least confidence."""
+    project.strategy = "least-confidence"
+    project.save(update_fields=["strategy"])
     images = add_images(project, 17)
     unsure = {image: (i % 3, 0.40 + i / 100) for i, image in enumerate(images[:6])}
     confident = {image: (i % 3, 0.99 - i / 1000) for i, image in enumerate(images[6:16])}

@@ -140,6 +140,8 @@ def test_label_queue_puts_rejected_pseudo_labels_first_then_least_confident(proj
 
 
 def test_label_queue_leaves_out_images_leased_by_others_and_my_skips(project, images, annotator, reviewer):
+    project.strategy = "least-confidence"
+    project.save(update_fields=["strategy"])
     add_version(project, {image: (0, 0.35 + i / 20) for i, image in enumerate(images)})
     ImageLease.objects.create(image=images[0], project=project, user=reviewer, expires_at=timezone.now() + timezone.timedelta(minutes=1))
     ImageLease.objects.create(image=images[1], project=project, user=reviewer, expires_at=timezone.now() - timezone.timedelta(seconds=1))
