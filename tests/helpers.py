@@ -43,3 +43,19 @@ def snapshot():
         if model._meta.app_label in {"projects", "images", "labeling", "training", "exports", "api"}:
             rows[model._meta.label] = sorted(map(repr, model.objects.values()))
     return rows
+
+
+def signed_in_page(browser, server: str, user, *, viewport: dict | None = None, timeout_ms: int = 60_000):
+    """A new Playwright page of ``browser`` carrying ``user``'s session cookie for ``server``."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(**({"viewport": viewport} if viewport else {}))
+    context.add_cookies([{
+        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": server,
+    }])
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    return page

@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from labelapp.training import events
 from tests.e2e.conftest import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.labelapp.labeling.helpers import add_images, add_version
 from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (daphne on a free port)
+from tests.helpers import signed_in_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -29,14 +28,7 @@ def test_label_page_follows_round_progress_and_offers_the_new_version(
 ):
     images = add_images(project, 6)
     add_version(project, {image: (0, 0.5) for image in images})
-    client = Client()
-    client.force_login(annotator)
-    context = browser.new_context(viewport={"width": 1366, "height": 768})
-    context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": asgi_server,
-    }])
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    page = signed_in_page(browser, asgi_server, annotator, viewport={"width": 1366, "height": 768}, timeout_ms=20_000)
     with page.expect_response(lambda response: "/label/state/" in response.url):  # the socket opened: catch-up
         page.goto(f"{asgi_server}/p/{project.slug}/label/")
     page.wait_for_selector("body[data-ready='1']")
@@ -54,4 +46,4 @@ def test_label_page_follows_round_progress_and_offers_the_new_version(
     assert "version 2" in page.text_content("#version-text") and page.is_hidden("#round")
     assert page.get_attribute("#stage", "data-image-id") == in_hand  # nothing moved under the annotator
     screenshot(page, "label-page-live-version")
-    context.close()
+    page.context.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from labelapp.training.jobs import run_training_round
@@ -18,6 +17,7 @@ from tests.e2e.conftest import browser  # noqa: F401  (the shared Chromium fixtu
 from tests.labelapp.labeling.helpers import add_images, add_version
 from tests.labelapp.training.conftest import clean_training_state, one_torch_thread, small_project  # noqa: F401
 from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (daphne on a free port)
+from tests.helpers import signed_in_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -25,14 +25,7 @@ VIEWPORT = {"width": 1280, "height": 860}
 
 
 def open_page(browser, server: str, user, path: str):  # noqa: F811
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": server,
-    }])
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    page = signed_in_page(browser, server, user, viewport=VIEWPORT)
     page.goto(f"{server}{path}")
     return page
 

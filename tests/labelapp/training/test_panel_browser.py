@@ -10,13 +10,12 @@ import os
 import threading
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from labelapp.training.jobs import run_training_round
 from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
 from tests.labelapp.training.conftest import worker_env
 from tests.reliability.servers import WebServer
+from tests.helpers import signed_in_page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,14 +36,7 @@ def asgi_server():
 def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloading(
     small_project, owner, browser, asgi_server  # noqa: F811
 ):
-    client = Client()
-    client.force_login(owner)
-    context = browser.new_context()
-    context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": asgi_server,
-    }])
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    page = signed_in_page(browser, asgi_server, owner)
     page.goto(f"{asgi_server}/p/{small_project.slug}/")
     page.wait_for_selector("html[data-project-socket='open']")
     version = page.locator('#training-panel [data-field="version"]')
@@ -68,4 +60,4 @@ def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloadin
     assert max(page.evaluate("window.progressSeen")) > 0
     page.wait_for_function("""() => document.querySelector('#training-panel [data-field="labels"]').textContent.startsWith('12 human')""")
     assert page.locator('#training-panel [data-field="progress"]').is_hidden()
-    context.close()
+    page.context.close()

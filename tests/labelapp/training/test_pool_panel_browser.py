@@ -9,13 +9,12 @@ import os
 import threading
 
 import pytest
-from django.conf import settings
-from django.test import Client
 
 from labelapp.training.jobs import run_training_round
 from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
 from tests.labelapp.training.conftest import add_images
 from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (the daphne fixture)
+from tests.helpers import signed_in_page
 
 pytestmark = [
     pytest.mark.e2e,
@@ -28,14 +27,7 @@ def test_the_panel_shows_the_pool_being_learned_then_the_cold_start_strategy(
     project, owner, browser, asgi_server  # noqa: F811
 ):
     add_images(project, per_class=20)  # no label: the round pre-trains
-    client = Client()
-    client.force_login(owner)
-    context = browser.new_context()
-    context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME, "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": asgi_server,
-    }])
-    page = context.new_page()
-    page.set_default_timeout(60_000)
+    page = signed_in_page(browser, asgi_server, owner)
     page.goto(f"{asgi_server}/p/{project.slug}/")
     page.wait_for_selector("html[data-project-socket='open']")
     page.evaluate("""() => {  // the panel, not the line: panels.js replaces the panel's content on version.ready
@@ -57,4 +49,4 @@ def test_the_panel_shows_the_pool_being_learned_then_the_cold_start_strategy(
     assert any(text.startswith("learning the images: epoch ") and ", step " in text for text in seen), seen
     strategy = page.locator('#training-panel [data-field="strategy"]').inner_text()
     assert strategy == "pool-first (now typicality)"
-    context.close()
+    page.context.close()
