@@ -50,6 +50,7 @@ class Policy:
     algorithm: str
     strategy: str
     review: bool = False
+    pool_first: bool = False  # pre-train on the pool before the first action; label propagation after each batch
     description: str = ""
 
 
@@ -64,6 +65,10 @@ POLICIES = {
         Policy("fixmatch-active", "fixmatch", "least-confidence", description="FixMatch, the project's active strategy"),
         Policy("fixmatch-active-review", "fixmatch", "least-confidence", review=True,
                description="FixMatch, active strategy, plus pseudo-label review (each accept/reject = 1 action)"),
+        Policy("pool-first", "fixmatch", "pool-first", pool_first=True,
+               description="issue 13's default: SimCLR pre-training on the pool before the first action, typicality "
+                           "then margin-in-clusters selection, label propagation after each batch, FixMatch from the "
+                           "pre-trained encoder"),
     )
 }
 TARGETS = (0.80, 0.85, 0.90)
@@ -78,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--review-share", type=float, default=0.5,
                         help="review policy: at most this share of a batch goes to accept/reject, the rest to labels")
     parser.add_argument("--steps", type=int, default=25, help="optimizer steps per training round (same for every policy)")
+    parser.add_argument("--cpu-per-action", type=float, default=0.0,
+                        help="equal compute: every policy's rounds get this many CPU-seconds of the worker process per "
+                             "action in all (a round's shortfall or excess carries to the next); 0: --steps per round")
+    parser.add_argument("--pretrain-cpu-seconds", type=float, default=600.0,
+                        help="pool-first: CPU-seconds of pre-training rounds on the pool before the first action")
     parser.add_argument("--backbone", default="cnn-small")
     parser.add_argument("--threshold", type=float, default=0.95, help="tau of the projects")
     parser.add_argument("--format", choices=("onnx", "torchscript"), default="torchscript", help="exported model that is scored")
@@ -119,6 +129,9 @@ class Session:
         self.classes = {c.index: c for c in self.project.classes.all()}
         self.truth: dict[int, int] = {}
         self.labels = self.accepted = self.rejected = 0
+        self.cpu_seconds = 0.0  # worker CPU spent on this project's rounds after the first action
+        self.pretrain_cpu_seconds = 0.0  # and before it (pool-first only)
+        self.overhead = 0.0  # the last round's CPU beyond its training loop (cache, inference, writes)
         self.points: list[dict] = []
         self._import(pngs, truth)
 
@@ -182,14 +195,14 @@ class Session:
         self.label(budget - (self.actions - before))
 
 
-def train_round(project_id: int, steps: int) -> str:
+def train_round(project_id: int, steps: int | None = None, seconds: float | None = None) -> str:
     """Enqueue one round job on the training queue and run it with a real SimpleWorker in burst mode."""
     import django_rq
     from rq import SimpleWorker
 
     from labelapp.training import services, store
 
-    job_id = services.round_enqueue(project_id=project_id, steps=steps)
+    job_id = services.round_enqueue(project_id=project_id, steps=steps, seconds=seconds)
     if job_id is None:
         raise RuntimeError("a round of this project is already queued or running")
     django_rq.get_worker(store.QUEUE_NAME, worker_class=SimpleWorker).work(burst=True, logging_level="WARNING")
@@ -261,6 +274,56 @@ def load_data(args: argparse.Namespace) -> tuple[list[bytes], np.ndarray, np.nda
     return pngs, train.labels.numpy()[index], test.images[:limit].numpy(), test.labels[:limit].numpy()
 
 
+def timed_round(session: Session, args: argparse.Namespace, *, cpu_budget: float | None) -> tuple[str, float, float]:
+    """One round of the session's project: ``--steps`` steps, or with ``cpu_budget`` a training loop sized so
+    that the round's worker CPU (this process: the SimpleWorker works in-process) meets the budget, given the
+    last round's overhead. Returns (job outcome, wall seconds, CPU seconds)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    if cpu_budget is None:
+        outcome = train_round(session.project.pk, steps=args.steps)
+    else:
+        outcome = train_round(session.project.pk, seconds=max(1.0, cpu_budget - session.overhead))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    session.project.refresh_from_db()
+    version = session.project.current_version
+    if cpu_budget is not None and version is not None:  # ``seconds``: the wall time of the round's training loop
+        session.overhead = max(0.0, cpu - float(version.seconds))
+    return outcome, wall, cpu
+
+
+def equal_compute_rounds(session: Session, args: argparse.Namespace) -> tuple[str, float, int]:
+    """The rounds after a batch: one of ``--steps`` steps, or with ``--cpu-per-action`` rounds until the
+    session's worker CPU is within a quarter batch of its budget (the trainer's budget is wall time, which a
+    loaded machine stretches; at most 4 rounds). Returns (last outcome, wall seconds, rounds run)."""
+    wall, rounds, outcome = 0.0, 0, ""
+    while True:
+        budget = args.cpu_per_action * session.actions - session.cpu_seconds if args.cpu_per_action else None
+        if rounds and (budget is None or budget <= 0.25 * args.cpu_per_action * args.batch or rounds == 4):
+            return outcome, wall, rounds
+        outcome, seconds, cpu = timed_round(session, args, cpu_budget=budget)
+        session.cpu_seconds += cpu
+        wall, rounds = wall + seconds, rounds + 1
+
+
+def pretrain(session: Session, args: argparse.Namespace) -> None:
+    """Pool-first: pre-training rounds on the pool, no label yet, until ``--pretrain-cpu-seconds`` of worker CPU."""
+    while session.pretrain_cpu_seconds < args.pretrain_cpu_seconds:
+        remaining = args.pretrain_cpu_seconds - session.pretrain_cpu_seconds
+        outcome, wall, cpu = timed_round(session, args, cpu_budget=min(120.0, remaining))
+        session.pretrain_cpu_seconds += cpu
+        print(f"{session.policy.name:24s} pre-training {session.pretrain_cpu_seconds:.0f}/{args.pretrain_cpu_seconds:.0f} "
+              f"CPU-s ({outcome}, {wall:.0f} s wall)", flush=True)
+
+
+def propagate(session: Session) -> float:
+    """Pool-first: the label propagation job's work, in-process, right after a batch; its CPU-seconds."""
+    from labelapp.training.services import propagation_run
+
+    cpu = time.process_time()
+    propagation_run(project_id=session.project.pk)
+    return time.process_time() - cpu
+
+
 def run(args: argparse.Namespace) -> dict:
     import torch
 
@@ -291,6 +354,10 @@ def run(args: argparse.Namespace) -> dict:
     record["import_seconds"] = round(time.perf_counter() - started, 1)
     print(f"imported {len(pngs)} images into {len(sessions)} projects in {record['import_seconds']} s; DATA_DIR {data_dir}", flush=True)
 
+    for session in sessions:
+        if session.policy.pool_first:
+            pretrain(session, args)
+            record["policies"][session.policy.name]["pretrain_cpu_seconds"] = round(session.pretrain_cpu_seconds, 1)
     while any(s.actions < args.actions for s in sessions):
         for session in sessions:
             if session.actions >= args.actions:
@@ -298,10 +365,9 @@ def run(args: argparse.Namespace) -> dict:
             mark = time.perf_counter()
             session.act(min(args.batch, args.actions - session.actions), args.review_share)
             acted = time.perf_counter() - mark
-            mark = time.perf_counter()
-            outcome = train_round(session.project.pk, args.steps)
-            trained = time.perf_counter() - mark
-            session.project.refresh_from_db()
+            if session.policy.pool_first:
+                session.cpu_seconds += propagate(session)
+            outcome, trained, rounds = equal_compute_rounds(session, args)
             version = session.project.current_version
             accuracy, exported, scored = scorer(version)
             point = {
@@ -314,6 +380,9 @@ def run(args: argparse.Namespace) -> dict:
                 "global_steps": version.steps,
                 "test_accuracy": round(accuracy, 4),
                 "job": outcome,
+                "kind": version.kind,
+                "rounds": rounds,
+                "worker_cpu_seconds": round(session.cpu_seconds, 1),
                 "seconds": {"annotator": round(acted, 2), "round_job": round(trained, 2), "export": round(exported, 2),
                             "score": round(scored, 2)},
                 "round_timings": version.timings,

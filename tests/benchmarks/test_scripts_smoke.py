@@ -107,3 +107,18 @@ def test_label_efficiency_aggregate_takes_medians_over_runs_and_never_reached_co
     assert policy["actions_to_reach_runs"] == {"0.80": [50, 75, 50], "0.85": [75, None, 50], "0.90": [None, None, None]}
     assert policy["actions_to_reach"] == {"0.80": 50, "0.85": 75, "0.90": None}
     assert "75 (75, > 75, 50)" in table and "> 75 (> 75, > 75, > 75)" in table
+
+
+def test_label_efficiency_pool_first_pretrains_before_the_first_action_and_spends_equal_cpu(tmp_path: Path) -> None:
+    out = tmp_path / "pool.json"
+    run_script(SCRIPTS[0], "--pool", "80", "--actions", "20", "--batch", "10", "--cpu-per-action", "0.2",
+               "--pretrain-cpu-seconds", "3", "--test-limit", "200", "--policies", "pool-first,supervised-random",
+               "--out", str(out), timeout=300)
+    policies = json.loads(out.read_text())["policies"]
+    assert policies["pool-first"]["pretrain_cpu_seconds"] >= 3
+    for name in ("pool-first", "supervised-random"):
+        points = policies[name]["points"]
+        assert [p["actions"] for p in points] == [10, 20]
+        assert all(p["kind"] == "trained" for p in points)
+        # equal compute: the worker's CPU meets the budget to within a quarter batch (its rounds top it up)
+        assert points[-1]["worker_cpu_seconds"] >= 0.2 * 20 - 0.25 * 0.2 * 10
