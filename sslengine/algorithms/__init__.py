@@ -15,7 +15,16 @@ from . import (  # noqa: F401  (registers the algorithms)
     uda,
     vat,
 )
-from .base import Algorithm, Batch
-from .registry import create_algorithm, list_algorithms, register_algorithm
+from .base import Algorithm, AlgorithmOptions, Batch
+from .registry import ALGORITHMS, algorithm_options, create_algorithm, list_algorithms, register_algorithm
 
-__all__ = ["Algorithm", "Batch", "create_algorithm", "list_algorithms", "register_algorithm"]
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "AlgorithmOptions",
+    "Batch",
+    "algorithm_options",
+    "create_algorithm",
+    "list_algorithms",
+    "register_algorithm",
+]
