@@ -24,14 +24,14 @@ from .registry import register_algorithm
 class FreeMatchOptions(AlgorithmOptions):
     """FreeMatch's own options (the paper's defaults)."""
 
-    momentum: float = 0.999  # EMA momentum of the self-adaptive thresholds
+    ema_momentum: float = 0.999  # EMA momentum of the self-adaptive thresholds
     fairness_weight: float = 0.001  # weight of the self-adaptive fairness loss
 
-    legacy_names = {"freematch_momentum": "momentum", "freematch_fairness_weight": "fairness_weight"}
+    legacy_names = {"freematch_momentum": "ema_momentum", "freematch_fairness_weight": "fairness_weight"}
 
     def problems(self) -> list[str]:
         checks = [
-            (0.0 <= self.momentum < 1.0, "momentum must be in [0, 1)"),
+            (0.0 <= self.ema_momentum < 1.0, "ema_momentum must be in [0, 1)"),
             (self.fairness_weight >= 0.0, "fairness_weight must be >= 0"),
         ]
         return [message for ok, message in checks if not ok]
@@ -42,7 +42,7 @@ class FreeMatch(Algorithm):
     """FreeMatch (Wang et al., ICLR 2023): FixMatch with self-adaptive thresholds.
 
     A global threshold τ_t (EMA of the mean confidence on unlabeled weak views, from 1/K) and local
-    class means p̃_t(c) (EMA of the mean prediction), momentum ``momentum`` (0.999), give
+    class means p̃_t(c) (EMA of the mean prediction), momentum ``ema_momentum`` (0.999), give
     class thresholds τ_t(c) = p̃_t(c) / max p̃_t · τ_t: low while the model is unsure, rising as it
     learns. The self-adaptive fairness loss (weight ``fairness_weight``) keeps the masked
     strong predictions' class histogram diverse. Needs no per-image state; the three EMAs are
@@ -74,7 +74,7 @@ class FreeMatch(Algorithm):
         with torch.no_grad():
             probs_w = logits_w.detach().float().softmax(dim=1)
             self.global_threshold, self.class_means, self.label_hist = freematch_update(
-                self.global_threshold, self.class_means, self.label_hist, probs_w, self.options.momentum
+                self.global_threshold, self.class_means, self.label_hist, probs_w, self.options.ema_momentum
             )
             thresholds = freematch_thresholds(self.global_threshold, self.class_means)
             confidence, pseudo_labels = probs_w.max(dim=1)
