@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from sslengine import TrainConfig, Trainer
+from sslengine import TrainConfig, Trainer, list_algorithms
 
 SIZE = 8
 
@@ -24,9 +24,12 @@ UNLABELED = images(12, 1)
 UNLABELED_IDS = torch.arange(100, 1300, 100)  # Image primary keys, ascending as the app's cache keeps them
 
 
-def tiny_trainer(algorithm: str) -> Trainer:
+def tiny_trainer(algorithm: str, **options: object) -> Trainer:
     # threshold 0.01: FlexMatch gives every drawn image a learning status
-    config = TrainConfig(num_classes=3, algorithm=algorithm, in_channels=1, image_size=SIZE, batch_size=2, mu=4, threshold=0.01)
+    config = TrainConfig(
+        num_classes=3, algorithm=algorithm, in_channels=1, image_size=SIZE, batch_size=2, mu=4, threshold=0.01,
+        algorithm_options=options,
+    )
     return Trainer(config, device="cpu")
 
 
@@ -102,3 +105,14 @@ def test_fit_rejects_ids_that_do_not_name_each_image_once():
         trainer.fit(LABELED, LABELS, UNLABELED, steps=1, unlabeled_ids=UNLABELED_IDS[:5])
     with pytest.raises(ValueError, match="labeled_ids must be unique"):
         trainer.fit(LABELED, LABELS, UNLABELED, steps=1, labeled_ids=torch.tensor([1, 1, 2, 3, 4, 5]))
+
+
+@pytest.mark.parametrize("algorithm", list_algorithms())
+def test_no_algorithm_keeps_rows_per_image_without_the_ids_they_belong_to(algorithm: str):
+    options = {"pretrain_steps": 1} if algorithm == "selfmatch" else {}
+    trainer = tiny_trainer(algorithm, **options)
+    trainer.fit(LABELED, LABELS, UNLABELED, steps=1, labeled_ids=LABELED_IDS, unlabeled_ids=UNLABELED_IDS)
+    tensors = [value for value in trainer.algorithm.state_dict().values() if isinstance(value, torch.Tensor) and value.dim()]
+    for ids in (UNLABELED_IDS, LABELED_IDS):  # 12 and 6 rows: no other state has those lengths here
+        if any(tensor.shape[0] == ids.numel() for tensor in tensors):
+            assert any(torch.equal(tensor, ids) for tensor in tensors), "per-image rows kept without their image ids"
