@@ -87,6 +87,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every", type=float, default=None, help="seconds of training between test evaluations")
     parser.add_argument("--hflip", action="store_true", help="allow horizontal flips in the views (not for digits)")
     parser.add_argument("--algorithm", default="fixmatch")
+    parser.add_argument(
+        "--algorithm-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one of the algorithm's own options (its file's options class), e.g. eps=1.5 for vat; "
+        "VALUE is read as JSON (numbers, true/false), else kept as text; repeatable",
+    )
     parser.add_argument("--backbone", default="cnn-small")
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--seconds", type=float)
@@ -116,7 +124,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--eval-every needs --seconds and a positive value")
     if args.pretrain_seconds < 0:
         parser.error("--pretrain-seconds must be >= 0")
+    try:
+        args.algorithm_options = parse_algorithm_options(args.algorithm_option)
+    except ValueError as error:
+        parser.error(str(error))
     return args
+
+
+def parse_algorithm_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["eps=1.5", "warmup=false"]`` → ``{"eps": 1.5, "warmup": False}`` (values as JSON, else text)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        name, separator, text = pair.partition("=")
+        if not separator or not name:
+            raise ValueError(f"--algorithm-option {pair!r}: expected NAME=VALUE")
+        try:
+            options[name] = json.loads(text)
+        except ValueError:
+            options[name] = text
+    return options
 
 
 def read_labeled_indices(path: Path, pool_size: int) -> torch.Tensor:
@@ -173,6 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         lr=args.lr,
         schedule_steps=args.schedule_steps,
         seed=args.seed,
+        algorithm_options=args.algorithm_options,
     )
     trainer = Trainer(config, device=args.device)
     if pretrain["encoder"] is not None:

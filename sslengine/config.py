@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .algorithms.base import AlgorithmOptions
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run; stored inside every checkpoint.
 
-    Defaults follow FixMatch (Sohn et al., NeurIPS 2020) for the optimiser and loss weights, and
-    SimMatch (Zheng et al., CVPR 2022) for its own options. The EMA warm-up and BatchNorm momentum
-    depart from the papers on purpose: the product retrains in short rounds that must already be
-    useful, so the EMA and BN statistics must settle within tens of steps (see ``ema_decay``).
+    Trainer-level fields only (batch, optimiser, schedule, EMA, backbone, input, τ, λu): each
+    algorithm's own options live in its file and arrive here as ``algorithm_options``. Defaults
+    follow FixMatch (Sohn et al., NeurIPS 2020) for the optimiser and loss weights. The EMA warm-up
+    and BatchNorm momentum depart from the papers on purpose: the product retrains in short rounds
+    that must already be useful, so the EMA and BN statistics must settle within tens of steps (see
+    ``ema_decay``).
     """
 
     num_classes: int
@@ -45,41 +51,20 @@ class TrainConfig:
     # Without it the label-efficiency curves swung by up to 14 points from one round to the next.
     bn_recalibration_images: int = 4096
     bn_momentum: float = 0.1  # PyTorch's default; WRN's usual 0.001 leaves short runs at chance
-    # SimMatch options
-    temperature: float = 0.1  # T of the instance similarity softmax
-    smoothing_alpha: float = 0.9  # alpha: weight of the class prediction in label propagation
-    lambda_in: float = 1.0  # weight of the instance-consistency loss
-    proj_dim: int = 128  # size of the low-dimensional embedding kept in the labeled memory bank
-    bank_momentum: float = 0.7  # memory bank entry = normalise(m * old + (1 - m) * new)
-    da_len: int = 32  # distribution alignment: batches in the running mean of predictions
     # Backbone options
     pretrained_path: str | None = None  # local weights file for resnet18; nothing is downloaded
     seed: int = 0
     log_every: int = 10  # on_progress is called every this many steps
-    # Options of the other algorithms (sslengine/algorithms/<name>.py); paper defaults unless noted.
-    # Unlabeled-loss weights are each paper's weight times lambda_u (lambda_u = 1 gives the paper's).
-    sharpen_temperature: float = 0.5  # T of MixMatch/ReMixMatch label-guess sharpening
-    mixup_alpha: float = 0.75  # MixUp's Beta(alpha, alpha); lambda' = max(lambda, 1 - lambda)
-    num_augmentations: int = 2  # K: weak views averaged by MixMatch's guess, strong views of ReMixMatch
-    # Linear-in-exp ramp-up exp(-5 (1 - t/R)^2) of the consistency weight over R steps (Laine & Aila);
-    # short on purpose: the product's rounds are short (the papers ramp over ~1/3 of 1M steps)
-    rampup_steps: int = 300
-    uda_temperature: float = 0.4  # UDA's sharpening temperature of the weak view's prediction
-    vat_xi: float = 1e-6  # VAT: finite-difference step of the power iteration
-    vat_eps: float = 2.0  # VAT: L2 norm of the adversarial perturbation (images in [0, 1]; MNIST's 2.0)
-    vat_iterations: int = 1  # VAT: power iterations
-    vat_entropy_weight: float = 0.0  # VAT: weight of entropy minimisation (VAT+EntMin uses 1); 0 = off
-    ensemble_momentum: float = 0.6  # Temporal Ensembling's alpha
-    # SelfMatch: steps of SimCLR pre-training (sslengine.pretext) before the first FixMatch step
-    pretrain_steps: int = 100
-    simclr_temperature: float = 0.5  # SelfMatch: NT-Xent temperature of that pre-training
-    teacher_refresh_steps: int = 100  # Noisy Student: a new teacher every this many steps (and every fit)
-    student_dropout: float = 0.5  # Noisy Student: dropout on the student's embedding (model noise)
-    flexmatch_warmup: bool = True  # FlexMatch: threshold warm-up (unused images count as a class)
-    freematch_momentum: float = 0.999  # FreeMatch: EMA momentum of the self-adaptive thresholds
-    freematch_fairness_weight: float = 0.001  # FreeMatch: weight of the self-adaptive fairness loss
+    # The chosen algorithm's own options: an instance of its ``options_type`` (each algorithm's file
+    # declares them, with their paper defaults). A mapping of field → value is accepted and turned
+    # into that instance; unset fields keep the algorithm's defaults.
+    algorithm_options: AlgorithmOptions | Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from .algorithms import algorithm_options, list_algorithms
+
+        if isinstance(self.algorithm_options, Mapping) and self.algorithm in list_algorithms():
+            self.algorithm_options = algorithm_options(self.algorithm, self.algorithm_options)
         self.validate()
 
     def validate(self) -> None:
@@ -92,7 +77,6 @@ class TrainConfig:
             (self.batch_size >= 1, "batch_size must be >= 1"),
             (self.mu >= 1, "mu must be >= 1"),
             (self.lambda_u >= 0.0, "lambda_u must be >= 0"),
-            (self.lambda_in >= 0.0, "lambda_in must be >= 0"),
             (self.lr > 0.0, "lr must be > 0"),
             (0.0 <= self.momentum < 1.0, "momentum must be in [0, 1)"),
             (self.weight_decay >= 0.0, "weight_decay must be >= 0"),
@@ -100,34 +84,17 @@ class TrainConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)"),
             (0.0 < self.bn_momentum <= 1.0, "bn_momentum must be in (0, 1]"),
             (self.bn_recalibration_images >= 0, "bn_recalibration_images must be >= 0"),
-            (self.temperature > 0.0, "temperature must be > 0"),
-            (0.0 <= self.smoothing_alpha <= 1.0, "smoothing_alpha must be in [0, 1]"),
-            (self.proj_dim >= 2, "proj_dim must be >= 2"),
-            (0.0 <= self.bank_momentum < 1.0, "bank_momentum must be in [0, 1)"),
-            (self.da_len >= 1, "da_len must be >= 1"),
             (self.log_every >= 1, "log_every must be >= 1"),
-            (self.sharpen_temperature > 0.0, "sharpen_temperature must be > 0"),
-            (self.mixup_alpha > 0.0, "mixup_alpha must be > 0"),
-            (self.num_augmentations >= 1, "num_augmentations must be >= 1"),
-            (self.rampup_steps >= 0, "rampup_steps must be >= 0"),
-            (self.uda_temperature > 0.0, "uda_temperature must be > 0"),
-            (self.vat_xi > 0.0 and self.vat_eps > 0.0, "vat_xi and vat_eps must be > 0"),
-            (self.vat_iterations >= 1, "vat_iterations must be >= 1"),
-            (self.vat_entropy_weight >= 0.0, "vat_entropy_weight must be >= 0"),
-            (0.0 <= self.ensemble_momentum < 1.0, "ensemble_momentum must be in [0, 1)"),
-            (self.pretrain_steps >= 0, "pretrain_steps must be >= 0"),
-            (self.simclr_temperature > 0.0, "simclr_temperature must be > 0"),
-            (self.teacher_refresh_steps >= 0, "teacher_refresh_steps must be >= 0"),
-            (0.0 <= self.student_dropout < 1.0, "student_dropout must be in [0, 1)"),
-            (0.0 <= self.freematch_momentum < 1.0, "freematch_momentum must be in [0, 1)"),
-            (self.freematch_fairness_weight >= 0.0, "freematch_fairness_weight must be >= 0"),
         ]
         errors = [message for ok, message in checks if not ok]
-        from .algorithms import list_algorithms
+        from .algorithms import ALGORITHMS, list_algorithms
         from .backbones import list_backbones
 
         if self.algorithm not in list_algorithms():
             errors.append(f"unknown algorithm {self.algorithm!r}; registered: {list_algorithms()}")
+        elif type(self.algorithm_options) is not ALGORITHMS.get(self.algorithm).options_type:
+            expected = ALGORITHMS.get(self.algorithm).options_type.__name__
+            errors.append(f"algorithm_options of {self.algorithm!r} must be {expected}, got {type(self.algorithm_options).__name__}")
         if self.backbone not in list_backbones():
             errors.append(f"unknown backbone {self.backbone!r}; registered: {list_backbones()}")
         if errors:
@@ -145,3 +112,16 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
         return cls(**data)
+
+    @classmethod
+    def from_flat_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Best-effort rebuild from a format-1 checkpoint's config, where every algorithm's options
+        were flat ``TrainConfig`` fields: the trainer-level fields are kept, the chosen algorithm's
+        old fields become its options (through its ``legacy_names``), other algorithms' are dropped."""
+        from .algorithms import ALGORITHMS
+
+        known = {f.name for f in dataclasses.fields(cls)}
+        trainer_level = {name: value for name, value in data.items() if name in known}
+        legacy_names = ALGORITHMS.get(data.get("algorithm", "fixmatch")).options_type.legacy_names
+        options = {new: data[old] for old, new in legacy_names.items() if old in data}
+        return cls(**{**trainer_level, "algorithm_options": options})

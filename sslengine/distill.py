@@ -40,7 +40,7 @@ from .augment import to_float
 from .backbones import Network, list_backbones
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .trainer import Trainer
+from .trainer import Trainer, checkpoint_config
 
 MODES = ("hard", "soft")
 UNLABELED = -1  # label of a transfer-set image without a human label: the teacher's label stands in
@@ -207,10 +207,10 @@ class DistillationLoss(Algorithm):
             if rows.dim() != 2 or rows.shape[1] != self.config.num_classes:
                 raise ValueError(f"{name} teacher targets must be [N, {self.config.num_classes}], got {tuple(rows.shape)}")
 
-    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor, labeled_ids: torch.Tensor) -> None:
         self._check_rows("labeled", labeled_images, self.targets.labeled)
 
-    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor) -> None:
+    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor, unlabeled_ids: torch.Tensor) -> None:
         self._check_rows("unlabeled", unlabeled_images, self.targets.unlabeled)
 
     @staticmethod
@@ -259,7 +259,11 @@ def student_config(teacher_config: TrainConfig, options: DistillOptions) -> Trai
     """The teacher's config (classes, input, optimiser, schedule, seed) with the student's backbone."""
     options.validate()
     return dataclasses.replace(
-        teacher_config, algorithm=PLACEHOLDER_ALGORITHM, backbone=options.student, pretrained_path=None
+        teacher_config,
+        algorithm=PLACEHOLDER_ALGORITHM,
+        algorithm_options={},
+        backbone=options.student,
+        pretrained_path=None,
     )
 
 
@@ -280,7 +284,7 @@ def load_distillation(path: str | Path, device: str | torch.device | None = None
     algorithm_state = state.get("algorithm", {})
     if algorithm_state.get("kind") != "distillation":
         raise ValueError(f"{path} is not a distillation checkpoint")
-    config = TrainConfig.from_dict(state["config"])
+    config = checkpoint_config(state, str(path))
     targets = algorithm_state["targets"]
     algorithm = DistillationLoss(config, DistillOptions(**algorithm_state["options"]), TeacherTargets(targets["labeled"], targets["unlabeled"]))
     return Trainer.from_state(state, device, algorithm, source=str(path))

@@ -13,14 +13,17 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import re
-import unicodedata
 import os
 import platform
+import re
 import statistics
+import string
 import time
+import unicodedata
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ TORCHSCRIPT_METADATA_FILE = "metadata.json"
 FORMATS = ("onnx", "torchscript")
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.pt"}
 CARD_JSON, CARD_MARKDOWN, PREDICT_SCRIPT = "model_card.json", "model_card.md", "predict.py"
+TEMPLATES = "templates"  # sslengine/templates: the model card and the predict.py example
 
 
 @dataclass(frozen=True)
@@ -225,46 +229,51 @@ class ModelCard:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
     def to_markdown(self) -> str:
+        """The card as Markdown, from ``templates/model_card.md``; the lists and tables are built here."""
         card = self.to_dict()
         metrics = card["metrics"]
-        lines = [
-            f"# Model card: {card['project'] or 'model'} v{card['version']}",
-            "",
-            f"- Date: {card['created_at']}",
-            f"- Algorithm: {card['algorithm']}; backbone: {card['backbone']}",
-            f"- Input: {card['input']['format']}, shape {card['input']['shape']}",
-            f"- Output: {card['output']}",
-            f"- Training: {card['training']['steps']} steps in {card['training']['seconds']:.1f} s over all rounds; "
-            f"the last round {card['training']['last_round']['steps']} steps in {card['training']['last_round']['seconds']:.1f} s",
-            "",
-            "## Classes",
-            "",
-            *[f"{index}. {markdown_text(name)}" for index, name in enumerate(card["classes"])],
-            "",
-            "## Data",
-            "",
-            *[f"- {key}: {value}" for key, value in card["data"].items()],
-            "",
-            "## Metrics",
-            "",
-        ]
+        training = card["training"]
         scalars = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list))}
-        lines += [f"- {key}: {_fmt(value)}" for key, value in scalars.items()] or ["- none recorded"]
         per_class = metrics.get("per_class")
+        table: list[str] = []
         if isinstance(per_class, dict) and per_class:
-            lines += ["", "### Per class", "", "| class | " + " | ".join(_columns(per_class)) + " |"]
-            lines.append("|---" * (len(_columns(per_class)) + 1) + "|")
+            columns = _columns(per_class)
+            table = ["", "### Per class", "", "| class | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
             for name, values in per_class.items():
-                row = [_fmt(values.get(col)) if isinstance(values, dict) else _fmt(values) for col in _columns(per_class)]
-                lines.append(f"| {markdown_text(name)} | " + " | ".join(row) + " |")
-        lines += deployment_lines(self.deployment)
-        lines += [
-            "",
-            "The running accuracy is the model's agreement with human labels it had not trained on when they",
-            "were given; the holdout accuracy (when a holdout is kept) is measured on human labels never trained on.",
-            "",
-        ]
-        return "\n".join(lines)
+                row = [_fmt(values.get(col)) if isinstance(values, dict) else _fmt(values) for col in columns]
+                table.append(f"| {markdown_text(name)} | " + " | ".join(row) + " |")
+        return render_template(
+            "model_card.md",
+            project=card["project"] or "model",
+            version=card["version"],
+            created_at=card["created_at"],
+            algorithm=card["algorithm"],
+            backbone=card["backbone"],
+            input_format=card["input"]["format"],
+            input_shape=card["input"]["shape"],
+            output=card["output"],
+            steps=training["steps"],
+            seconds=f"{training['seconds']:.1f}",
+            last_round_steps=training["last_round"]["steps"],
+            last_round_seconds=f"{training['last_round']['seconds']:.1f}",
+            classes=_block(f"{index}. {markdown_text(name)}" for index, name in enumerate(card["classes"])),
+            data=_block(f"- {key}: {value}" for key, value in card["data"].items()),
+            metrics=_block([f"- {key}: {_fmt(value)}" for key, value in scalars.items()] or ["- none recorded"]),
+            per_class=_block(table),
+            deployment=_block(deployment_lines(self.deployment)),
+        )
+
+
+def render_template(name: str, **values: Any) -> str:
+    """``sslengine/templates/<name>`` with ``$name`` placeholders filled (:class:`string.Template`)."""
+    text = resources.files(__package__).joinpath(TEMPLATES, name).read_text(encoding="utf-8")
+    return string.Template(text).substitute({key: str(value) for key, value in values.items()})
+
+
+def _block(lines: Iterable[str]) -> str:
+    """Lines for a template placeholder that starts a line: each line ends with a newline, so an
+    empty block leaves no blank line behind."""
+    return "".join(f"{line}\n" for line in lines)
 
 
 # CommonMark lets a backslash escape any ASCII punctuation: these start inline markup anywhere
@@ -297,51 +306,21 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-_PREDICT_LOADERS = {
-    "onnx": (
-        "import onnxruntime\n\n"
-        'session = onnxruntime.InferenceSession(str(HERE / "{file}"))\n'
-        'classes = json.loads(session.get_modelmeta().custom_metadata_map["classes"])\n\n\n'
-        "def probabilities(batch: np.ndarray) -> np.ndarray:\n"
-        '    return session.run(["{output}"], {{"{input}": batch}})[0]\n'
-    ),
-    "torchscript": (
-        "import torch\n\n"
-        'extra = {{"{metadata}": ""}}\n'
-        'model = torch.jit.load(str(HERE / "{file}"), map_location="cpu", _extra_files=extra)\n'
-        'classes = json.loads(extra["{metadata}"])["classes"]\n\n\n'
-        "def probabilities(batch: np.ndarray) -> np.ndarray:\n"
-        "    with torch.no_grad():\n"
-        "        return model(torch.from_numpy(batch)).numpy()\n"
-    ),
-}
-
-
 def predict_example(fmt: str, meta: ExportMetadata) -> str:
-    """A short, runnable Python script that classifies image files with the exported model next to it."""
-    if fmt not in _PREDICT_LOADERS:
+    """A short, runnable Python script that classifies image files with the exported model next to it
+    (``templates/predict.py.txt`` with the format's loader, ``templates/predict_<fmt>.py.txt``)."""
+    if fmt not in FILE_NAMES:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
-    loader = _PREDICT_LOADERS[fmt].format(
-        file=FILE_NAMES[fmt], input=INPUT_NAME, output=OUTPUT_NAME, metadata=TORCHSCRIPT_METADATA_FILE
+    loader = render_template(
+        f"predict_{fmt}.py.txt", file=FILE_NAMES[fmt], input=INPUT_NAME, output=OUTPUT_NAME, metadata=TORCHSCRIPT_METADATA_FILE
     )
-    mode = "L" if meta.in_channels == 1 else "RGB"
-    return (
-        f'"""Classify images with the exported model (v{meta.version}). Usage: python predict.py IMAGE [IMAGE ...]"""\n\n'
-        "import json\nimport sys\nfrom pathlib import Path\n\n"
-        "import numpy as np\nfrom PIL import Image\n\n"
-        "HERE = Path(__file__).resolve().parent\n"
-        f"SIZE = {meta.image_size}\n"
-        f'MODE = "{mode}"  # {meta.in_channels} channel(s)\n'
-        f"{loader}\n\n"
-        "def load_image(path: str) -> np.ndarray:\n"
-        '    """uint8 [C, SIZE, SIZE]: the model normalises internally."""\n'
-        "    with Image.open(path) as image:\n"
-        "        array = np.asarray(image.convert(MODE).resize((SIZE, SIZE), Image.BILINEAR), dtype=np.uint8)\n"
-        "    return array.reshape(SIZE, SIZE, -1).transpose(2, 0, 1)\n\n\n"
-        'if __name__ == "__main__":\n'
-        "    batch = np.stack([load_image(path) for path in sys.argv[1:]])\n"
-        "    for path, probs in zip(sys.argv[1:], probabilities(batch)):\n"
-        '        print(f"{path}\\t{classes[int(probs.argmax())]}\\t{probs.max():.3f}")\n'
+    return render_template(
+        "predict.py.txt",
+        version=meta.version,
+        image_size=meta.image_size,
+        mode="L" if meta.in_channels == 1 else "RGB",
+        in_channels=meta.in_channels,
+        loader=loader,
     )
 
 

@@ -24,6 +24,11 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in that is unloaded, a test's temporary entry)."""
+        self.get(name)  # the same KeyError as a lookup of an unknown name
+        del self._entries[name]
+
     def get(self, name: str) -> T:
         try:
             return self._entries[name]

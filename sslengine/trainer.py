@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -20,8 +21,14 @@ from .checkpoint import atomic_save, load_checkpoint
 from .config import TrainConfig
 from .inference import Predictions, predict, recalibrate_batchnorm
 
+logger = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[int, int, dict[str, float]], None]
-CHECKPOINT_FORMAT = 1
+# 2: the algorithm's options stored beside the trainer-level config, per-image state keyed by image id.
+# 1 (every algorithm's options flat in the config, per-image state by row) still loads, best effort:
+# see :meth:`Trainer.from_state`.
+CHECKPOINT_FORMAT = 2
+LEGACY_CHECKPOINT_FORMAT = 1
 
 
 @dataclass
@@ -82,7 +89,7 @@ class Trainer:
         self.device = resolve_device(device)
         self.algorithm: Algorithm = (algorithm or create_algorithm(config)).to(self.device)
         spec = BackboneSpec(config.in_channels, config.image_size, config.bn_momentum, config.pretrained_path)
-        proj_dim = config.proj_dim if self.algorithm.uses_projection else 0
+        proj_dim = self.algorithm.projection_dim()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             model = build_network(config.backbone, spec, config.num_classes, proj_dim)
@@ -115,19 +122,34 @@ class Trainer:
         steps: int | None = None,
         seconds: float | None = None,
         on_progress: ProgressCallback | None = None,
+        *,
+        labeled_ids: torch.Tensor | None = None,
+        unlabeled_ids: torch.Tensor | None = None,
     ) -> FitResult:
         """Train for exactly one budget (``steps`` optimizer steps or ``seconds`` of wall time).
 
         Images are uint8 NCHW at the config's size; ``unlabeled_images`` may include the labeled
         ones (the app passes every image). An empty or missing unlabeled set falls back to the
-        labeled images. Continues from ``global_step`` (schedule, EMA, RNG, algorithm state).
+        labeled images (and their ids). Continues from ``global_step`` (schedule, EMA, RNG,
+        algorithm state).
+
+        ``labeled_ids``/``unlabeled_ids`` (int64, one unique id per image) name the images across
+        fits: per-image state (FlexMatch's learning status, Temporal Ensembling's ensemble,
+        SimMatch's labeled bank) follows the id, so images may be deleted, added or re-ordered
+        between fits. Without them an image's id is its row, which is only right while the set
+        only grows at the end.
         """
         if (steps is None) == (seconds is None):
             raise ValueError("pass exactly one of steps= or seconds=")
         labeled, labels = self._check_images(labeled_images, "labeled_images"), self._check_labels(labels, labeled_images)
-        unlabeled = labeled if unlabeled_images is None or unlabeled_images.shape[0] == 0 else self._check_images(unlabeled_images, "unlabeled_images")
-        self.algorithm.prepare(self.model, labeled, labels)
-        self.algorithm.prepare_unlabeled(self.model, unlabeled)
+        labeled_ids = self._check_ids(labeled_ids, labeled.shape[0], "labeled_ids")
+        if unlabeled_images is None or unlabeled_images.shape[0] == 0:
+            unlabeled, unlabeled_ids = labeled, labeled_ids
+        else:
+            unlabeled = self._check_images(unlabeled_images, "unlabeled_images")
+            unlabeled_ids = self._check_ids(unlabeled_ids, unlabeled.shape[0], "unlabeled_ids")
+        self.algorithm.prepare(self.model, labeled, labels, labeled_ids)
+        self.algorithm.prepare_unlabeled(self.model, unlabeled, unlabeled_ids)
         self.model.train()
         planned = int(steps) if steps is not None else 0
         totals: dict[str, torch.Tensor] = {}
@@ -164,6 +186,16 @@ class Trainer:
         if images.shape[0] == 0:
             raise ValueError(f"{name} is empty")
         return images.to(self.device, non_blocking=True)
+
+    def _check_ids(self, ids: torch.Tensor | None, count: int, name: str) -> torch.Tensor:
+        if ids is None:
+            return torch.arange(count, device=self.device)
+        ids = torch.as_tensor(ids)
+        if ids.dtype != torch.int64 or ids.shape != (count,):
+            raise ValueError(f"{name} must be int64 [{count}], got {ids.dtype} {tuple(ids.shape)}")
+        if torch.unique(ids).numel() != count:
+            raise ValueError(f"{name} must be unique (one id per image)")
+        return ids.to(self.device, non_blocking=True)
 
     def _check_labels(self, labels: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         labels = torch.as_tensor(labels, dtype=torch.int64)
@@ -246,10 +278,13 @@ class Trainer:
     # ---- checkpoints ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue training exactly where this trainer is."""
+        """Everything needed to continue training exactly where this trainer is: the trainer-level
+        config and, beside it, the algorithm's own options (``algorithm_options``)."""
+        config = self.config.to_dict()
         return {
             "format": CHECKPOINT_FORMAT,
-            "config": self.config.to_dict(),
+            "config": config,
+            "algorithm_options": config.pop("algorithm_options"),
             "global_step": self.global_step,
             "model": self.model.state_dict(),
             "ema_model": self.ema_model.state_dict(),
@@ -282,14 +317,23 @@ class Trainer:
         algorithm: Algorithm | None = None,
         source: str = "checkpoint",
     ) -> Trainer:
-        """:meth:`load` from an already read :meth:`state_dict`."""
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{source}: unsupported checkpoint format {state.get('format')!r}")
-        trainer = cls(TrainConfig.from_dict(state["config"]), device, algorithm)
+        """:meth:`load` from an already read :meth:`state_dict`.
+
+        A format-1 checkpoint (written before algorithms owned their options) loads best effort:
+        its flat config is split with :meth:`TrainConfig.from_flat_dict`, and weights, EMA,
+        optimizer, step and RNG are restored, but the algorithm's state (memory banks, per-image
+        tables keyed by row, running means) starts fresh, because its rows cannot be matched to
+        image ids. A trainer passed as ``algorithm`` always receives its saved state.
+        """
+        config = checkpoint_config(state, source)
+        trainer = cls(config, device, algorithm)
         trainer.model.load_state_dict(state["model"])
         trainer.ema_model.load_state_dict(state["ema_model"])
         trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.algorithm.load_state_dict(state["algorithm"])
+        if state["format"] == CHECKPOINT_FORMAT or algorithm is not None:
+            trainer.algorithm.load_state_dict(state["algorithm"])
+        else:
+            logger.warning("%s: format-1 checkpoint; %s's own state starts fresh", source, config.algorithm)
         trainer.global_step = int(state["global_step"])
         rng = state["rng"]
         trainer.sample_generator.set_state(rng["sample"])
@@ -298,6 +342,17 @@ class Trainer:
         else:  # generator states do not transfer between device types: reseed deterministically
             trainer.augment_generator.manual_seed(trainer.config.seed + 1 + trainer.global_step)
         return trainer
+
+
+def checkpoint_config(state: dict[str, Any], source: str = "checkpoint") -> TrainConfig:
+    """The :class:`TrainConfig` (with its algorithm's options) of a :meth:`Trainer.state_dict`, of
+    either checkpoint format (:data:`CHECKPOINT_FORMAT`, :data:`LEGACY_CHECKPOINT_FORMAT`)."""
+    checkpoint_format = state.get("format")
+    if checkpoint_format == CHECKPOINT_FORMAT:
+        return TrainConfig.from_dict({**state["config"], "algorithm_options": state["algorithm_options"]})
+    if checkpoint_format == LEGACY_CHECKPOINT_FORMAT:
+        return TrainConfig.from_flat_dict(state["config"])
+    raise ValueError(f"{source}: unsupported checkpoint format {checkpoint_format!r}")
 
 
 def _means(totals: dict[str, torch.Tensor], count: int) -> dict[str, float]:

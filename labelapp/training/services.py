@@ -665,6 +665,8 @@ def round_train(
         steps=steps,
         seconds=seconds,
         on_progress=ProgressReporter(project.pk, steps=steps, seconds=seconds, activity=activity),
+        labeled_ids=torch.from_numpy(cache.ids[labels.rows]),  # Image pks: per-image state follows the image
+        unlabeled_ids=torch.from_numpy(cache.ids),
     )
     staged = checkpoint_path(f"{project.pk}/.staged-{uuid.uuid4().hex}.tmp")  # numbered when published
     trainer.save(staged)

@@ -1,21 +1,27 @@
-"""Semi-supervised algorithms, one file each, registered by name."""
+"""Semi-supervised algorithms, one file each, registered by name.
 
-from . import fixmatch, simmatch, supervised  # noqa: F401  (registers the algorithms)
-from . import (  # noqa: F401  (registers the algorithms)
-    flexmatch,
-    freematch,
-    meanteacher,
-    mixmatch,
-    noisystudent,
-    pimodel,
-    pseudolabel,
-    remixmatch,
-    selfmatch,
-    temporal_ensembling,
-    uda,
-    vat,
-)
-from .base import Algorithm, Batch
-from .registry import create_algorithm, list_algorithms, register_algorithm
+Every module of this package is imported here, so a new algorithm is one new file: its
+``@register_algorithm`` class (with its own ``options_type``) is registered on import, and nothing
+else names it. An algorithm kept outside the package registers the same way once its module is
+imported (the toy algorithm of ``tests/toy_algorithm.py`` shows how).
+"""
 
-__all__ = ["Algorithm", "Batch", "create_algorithm", "list_algorithms", "register_algorithm"]
+import importlib
+import pkgutil
+
+from .base import Algorithm, AlgorithmOptions, Batch
+from .registry import ALGORITHMS, algorithm_options, create_algorithm, list_algorithms, register_algorithm
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "AlgorithmOptions",
+    "Batch",
+    "algorithm_options",
+    "create_algorithm",
+    "list_algorithms",
+    "register_algorithm",
+]

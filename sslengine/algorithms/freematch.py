@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch
 from .fixmatch import masked_pseudo_label_loss
 from .functional import (
     freematch_fairness_loss,
@@ -19,17 +20,37 @@ from .functional import (
 from .registry import register_algorithm
 
 
+@dataclass(frozen=True)
+class FreeMatchOptions(AlgorithmOptions):
+    """FreeMatch's own options (the paper's defaults)."""
+
+    ema_momentum: float = 0.999  # EMA momentum of the self-adaptive thresholds
+    fairness_weight: float = 0.001  # weight of the self-adaptive fairness loss
+
+    legacy_names = {"freematch_momentum": "ema_momentum", "freematch_fairness_weight": "fairness_weight"}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (0.0 <= self.ema_momentum < 1.0, "ema_momentum must be in [0, 1)"),
+            (self.fairness_weight >= 0.0, "fairness_weight must be >= 0"),
+        ]
+        return [message for ok, message in checks if not ok]
+
+
 @register_algorithm("freematch")
 class FreeMatch(Algorithm):
     """FreeMatch (Wang et al., ICLR 2023): FixMatch with self-adaptive thresholds.
 
     A global threshold τ_t (EMA of the mean confidence on unlabeled weak views, from 1/K) and local
-    class means p̃_t(c) (EMA of the mean prediction), momentum ``freematch_momentum`` (0.999), give
+    class means p̃_t(c) (EMA of the mean prediction), momentum ``ema_momentum`` (0.999), give
     class thresholds τ_t(c) = p̃_t(c) / max p̃_t · τ_t: low while the model is unsure, rising as it
-    learns. The self-adaptive fairness loss (weight ``freematch_fairness_weight``) keeps the masked
+    learns. The self-adaptive fairness loss (weight ``fairness_weight``) keeps the masked
     strong predictions' class histogram diverse. Needs no per-image state; the three EMAs are
     checkpointed. ``threshold`` is not used.
     """
+
+    options_type = FreeMatchOptions
+    options: FreeMatchOptions
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
@@ -53,14 +74,14 @@ class FreeMatch(Algorithm):
         with torch.no_grad():
             probs_w = logits_w.detach().float().softmax(dim=1)
             self.global_threshold, self.class_means, self.label_hist = freematch_update(
-                self.global_threshold, self.class_means, self.label_hist, probs_w, cfg.freematch_momentum
+                self.global_threshold, self.class_means, self.label_hist, probs_w, self.options.ema_momentum
             )
             thresholds = freematch_thresholds(self.global_threshold, self.class_means)
             confidence, pseudo_labels = probs_w.max(dim=1)
             mask = (confidence >= thresholds[pseudo_labels]).float()
         loss_u = masked_pseudo_label_loss(logits_s, pseudo_labels, mask)
         loss_f = freematch_fairness_loss(logits_s, mask, self.class_means, self.label_hist)
-        loss = loss_x + cfg.lambda_u * loss_u + cfg.freematch_fairness_weight * loss_f
+        loss = loss_x + cfg.lambda_u * loss_u + self.options.fairness_weight * loss_f
         return {
             "loss": loss,
             "loss_x": loss_x.detach(),

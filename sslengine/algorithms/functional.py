@@ -187,14 +187,27 @@ def temporal_ensemble_target(
     return ensemble / correction.unsqueeze(1), has_target
 
 
-def resize_rows(table: torch.Tensor, rows: int, fill: float | int) -> torch.Tensor:
-    """Per-image state for a set of ``rows`` images: keep the first rows, new rows start at ``fill``."""
-    if table.shape[0] == rows:
+def align_rows(table: torch.Tensor, table_ids: torch.Tensor, ids: torch.Tensor, fill: float | int) -> torch.Tensor:
+    """Per-image state keyed by image id, laid out in the order of ``ids``.
+
+    Row i of ``table`` belongs to image ``table_ids[i]``; row j of the result to ``ids[j]``: an id in
+    both keeps its row, a new id gets a row of ``fill``, and ids no longer present are dropped.
+    Deleting, adding or re-sorting images therefore never moves one image's state onto another.
+    Ids are unique in each argument. Example: table [7, 8, 9] for ids [10, 20, 30] aligned to ids
+    [30, 40, 10] with fill −1 gives [9, −1, 7].
+    """
+    if table_ids.shape == ids.shape and torch.equal(table_ids, ids):
         return table
-    resized = torch.full((rows, *table.shape[1:]), fill, dtype=table.dtype, device=table.device)
-    keep = min(rows, table.shape[0])
-    resized[:keep] = table[:keep]
-    return resized
+    aligned = torch.full((ids.shape[0], *table.shape[1:]), fill, dtype=table.dtype, device=table.device)
+    if table_ids.numel() == 0 or ids.numel() == 0:
+        return aligned
+    table_ids = table_ids.to(ids.device)
+    order = torch.argsort(table_ids)
+    sorted_ids = table_ids[order]
+    position = torch.searchsorted(sorted_ids, ids).clamp_max(sorted_ids.numel() - 1)
+    found = sorted_ids[position] == ids
+    aligned[found] = table[order[position[found]].to(table.device)]
+    return aligned
 
 
 def flexmatch_thresholds(selected_label: torch.Tensor, num_classes: int, tau: float, warmup: bool = True) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,11 +11,33 @@ import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch, rampup_problems
 from .functional import linear_rampup, mixup, mixup_lambda, sharpen, soft_cross_entropy, softmax_mse
 from .registry import register_algorithm
 
 UNLABELED_WEIGHT = 100.0  # λu of the paper's CIFAR-10 runs (times config.lambda_u)
+
+
+@dataclass(frozen=True)
+class MixMatchOptions(AlgorithmOptions):
+    """MixMatch's own options (the paper's defaults unless noted)."""
+
+    sharpen_temperature: float = 0.5  # T of the label-guess sharpening
+    mixup_alpha: float = 0.75  # MixUp's Beta(α, α); λ' = max(λ, 1 − λ)
+    num_augmentations: int = 2  # K: weak views averaged by the label guess
+    # Linear ramp-up of the unlabeled loss weight over this many steps; short on purpose: the
+    # product's rounds are short (the paper ramps over 16k steps)
+    rampup_steps: int = 300
+
+    legacy_names = {name: name for name in ("sharpen_temperature", "mixup_alpha", "num_augmentations", "rampup_steps")}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.sharpen_temperature > 0.0, "sharpen_temperature must be > 0"),
+            (self.mixup_alpha > 0.0, "mixup_alpha must be > 0"),
+            (self.num_augmentations >= 1, "num_augmentations must be >= 1"),
+        ]
+        return [message for ok, message in checks if not ok] + rampup_problems(self.rampup_steps)
 
 
 @register_algorithm("mixmatch")
@@ -32,10 +55,12 @@ class MixMatch(Algorithm):
     """
 
     uses_strong = False
+    options_type = MixMatchOptions
+    options: MixMatchOptions
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
-        self.extra_unlabeled_views = ("weak",) * (config.num_augmentations - 1)
+        self.extra_unlabeled_views = ("weak",) * (self.options.num_augmentations - 1)
         self.rng = np.random.default_rng(config.seed + 7919)
 
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
@@ -44,17 +69,17 @@ class MixMatch(Algorithm):
         views = [batch.unlabeled_weak, *batch.unlabeled_extra]
         with torch.no_grad():
             guesses = model(torch.cat(views)).float().softmax(dim=1).view(len(views), -1, cfg.num_classes)
-            guess = sharpen(guesses.mean(dim=0), cfg.sharpen_temperature)
+            guess = sharpen(guesses.mean(dim=0), self.options.sharpen_temperature)
         inputs = torch.cat([batch.labeled, *views])
         targets = torch.cat([F.one_hot(batch.labels, cfg.num_classes).float(), guess.repeat(len(views), 1)])
-        lam = mixup_lambda(cfg.mixup_alpha, self.rng.beta)
+        lam = mixup_lambda(self.options.mixup_alpha, self.rng.beta)
         permutation = torch.from_numpy(self.rng.permutation(inputs.shape[0])).to(inputs.device)
         mixed_inputs, mixed_targets = mixup(inputs, targets, lam, permutation)
         logits = model(mixed_inputs).float()
         num_labeled = batch.labeled.shape[0]
         loss_x = soft_cross_entropy(logits[:num_labeled], mixed_targets[:num_labeled])
         loss_u = softmax_mse(logits[num_labeled:], mixed_targets[num_labeled:]).mean()
-        weight = cfg.lambda_u * UNLABELED_WEIGHT * linear_rampup(batch.step, cfg.rampup_steps)
+        weight = cfg.lambda_u * UNLABELED_WEIGHT * linear_rampup(batch.step, self.options.rampup_steps)
         return {
             "loss": loss_x + weight * loss_u,
             "loss_x": loss_x.detach(),

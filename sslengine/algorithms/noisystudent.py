@@ -4,6 +4,7 @@ CVPR 2020."""
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,9 +12,26 @@ import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch
 from .fixmatch import masked_pseudo_label_loss
 from .registry import register_algorithm
+
+
+@dataclass(frozen=True)
+class NoisyStudentOptions(AlgorithmOptions):
+    """Noisy Student's own options."""
+
+    teacher_refresh_steps: int = 100  # a new teacher every this many steps (and every fit); 0 = every fit only
+    student_dropout: float = 0.5  # dropout on the student's embedding (model noise; the paper's 0.5)
+
+    legacy_names = {"teacher_refresh_steps": "teacher_refresh_steps", "student_dropout": "student_dropout"}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.teacher_refresh_steps >= 0, "teacher_refresh_steps must be >= 0"),
+            (0.0 <= self.student_dropout < 1.0, "student_dropout must be in [0, 1)"),
+        ]
+        return [message for ok, message in checks if not ok]
 
 
 @register_algorithm("noisystudent")
@@ -31,17 +49,20 @@ class NoisyStudent(Algorithm):
     checkpointed: a resumed trainer takes it from the restored EMA weights at its next ``fit``.
     """
 
+    options_type = NoisyStudentOptions
+    options: NoisyStudentOptions
+
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
         self.teacher: Network | None = None
         self.generator = torch.Generator().manual_seed(config.seed + 7919)  # dropout masks, checkpointed
 
     def _dropout(self, features: torch.Tensor) -> torch.Tensor:
-        keep = 1.0 - self.config.student_dropout
+        keep = 1.0 - self.options.student_dropout
         mask = (torch.rand(features.shape, generator=self.generator) < keep).to(features.device, features.dtype)
         return features * mask / keep
 
-    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor, labeled_ids: torch.Tensor) -> None:
         self._new_teacher(model)
 
     def _new_teacher(self, model: Network) -> None:
@@ -51,7 +72,7 @@ class NoisyStudent(Algorithm):
     def train_step(self, model: Network, batch: Batch) -> dict[str, torch.Tensor]:
         assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
         cfg = self.config
-        refresh = cfg.teacher_refresh_steps
+        refresh = self.options.teacher_refresh_steps
         if self.teacher is None or (refresh and batch.step > 0 and batch.step % refresh == 0):
             self._new_teacher(model)
         assert self.teacher is not None

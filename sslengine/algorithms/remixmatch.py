@@ -3,6 +3,7 @@ Augmentation Anchoring", ICLR 2020."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,36 @@ import torch.nn.functional as F
 
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch, rampup_problems
 from .functional import distribution_alignment, linear_rampup, mixup, mixup_lambda, sharpen, soft_cross_entropy
 from .registry import register_algorithm
 
 UNLABELED_WEIGHT = 1.5  # λ_U of the paper (times config.lambda_u)
 PRE_MIXUP_WEIGHT = 0.5  # λ_Û1: the unmixed strong view trained on the guess
+
+
+@dataclass(frozen=True)
+class ReMixMatchOptions(AlgorithmOptions):
+    """ReMixMatch's own options (the paper's defaults unless noted)."""
+
+    sharpen_temperature: float = 0.5  # T of the label-guess sharpening
+    mixup_alpha: float = 0.75  # MixUp's Beta(α, α); λ' = max(λ, 1 − λ)
+    num_augmentations: int = 2  # K: strong views anchored to the weak view's guess (8 in the paper)
+    # Linear ramp-up of the unlabeled loss weight over this many steps; short on purpose: the
+    # product's rounds are short (the paper ramps over 16k steps)
+    rampup_steps: int = 300
+    da_len: int = 32  # distribution alignment: batches in the running mean of predictions
+
+    legacy_names = {name: name for name in ("sharpen_temperature", "mixup_alpha", "num_augmentations", "rampup_steps", "da_len")}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.sharpen_temperature > 0.0, "sharpen_temperature must be > 0"),
+            (self.mixup_alpha > 0.0, "mixup_alpha must be > 0"),
+            (self.num_augmentations >= 1, "num_augmentations must be >= 1"),
+            (self.da_len >= 1, "da_len must be >= 1"),
+        ]
+        return [message for ok, message in checks if not ok] + rampup_problems(self.rampup_steps)
 
 
 @register_algorithm("remixmatch")
@@ -33,12 +58,15 @@ class ReMixMatch(Algorithm):
     self-supervision loss of the paper is left out.
     """
 
+    options_type = ReMixMatchOptions
+    options: ReMixMatchOptions
+
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
         k = config.num_classes
-        self.extra_unlabeled_views = ("strong",) * (config.num_augmentations - 1)
+        self.extra_unlabeled_views = ("strong",) * (self.options.num_augmentations - 1)
         self.rng = np.random.default_rng(config.seed + 7919)
-        self.class_means = torch.full((config.da_len, k), 1.0 / k)
+        self.class_means = torch.full((self.options.da_len, k), 1.0 / k)
         self.class_means_next = 0
         self.labeled_marginal = torch.full((k,), 1.0 / k)
 
@@ -47,7 +75,7 @@ class ReMixMatch(Algorithm):
         self.labeled_marginal = self.labeled_marginal.to(device)
         return self
 
-    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor, labeled_ids: torch.Tensor) -> None:
         counts = torch.bincount(labels, minlength=self.config.num_classes).float() + 1.0
         self.labeled_marginal = (counts / counts.sum()).to(self.class_means.device)
 
@@ -63,11 +91,11 @@ class ReMixMatch(Algorithm):
         strong_views = [batch.unlabeled_strong, *batch.unlabeled_extra]
         with torch.no_grad():
             probs_w = model(batch.unlabeled_weak).float().softmax(dim=1)
-            guess = sharpen(self._align(probs_w), cfg.sharpen_temperature)
+            guess = sharpen(self._align(probs_w), self.options.sharpen_temperature)
         num_labeled = batch.labeled.shape[0]
         inputs = torch.cat([batch.labeled, *strong_views, batch.unlabeled_weak])
         targets = torch.cat([F.one_hot(batch.labels, cfg.num_classes).float(), guess.repeat(len(strong_views) + 1, 1)])
-        lam = mixup_lambda(cfg.mixup_alpha, self.rng.beta)
+        lam = mixup_lambda(self.options.mixup_alpha, self.rng.beta)
         permutation = torch.from_numpy(self.rng.permutation(inputs.shape[0])).to(inputs.device)
         mixed_inputs, mixed_targets = mixup(inputs, targets, lam, permutation)
         logits = model(torch.cat([mixed_inputs, batch.unlabeled_strong])).float()
@@ -75,7 +103,7 @@ class ReMixMatch(Algorithm):
         loss_x = soft_cross_entropy(logits_mixed[:num_labeled], mixed_targets[:num_labeled])
         loss_u = soft_cross_entropy(logits_mixed[num_labeled:], mixed_targets[num_labeled:])
         loss_pre = soft_cross_entropy(logits_anchor, guess)
-        ramp = cfg.lambda_u * linear_rampup(batch.step, cfg.rampup_steps)
+        ramp = cfg.lambda_u * linear_rampup(batch.step, self.options.rampup_steps)
         loss = loss_x + ramp * (UNLABELED_WEIGHT * loss_u + PRE_MIXUP_WEIGHT * loss_pre)
         return {
             "loss": loss,

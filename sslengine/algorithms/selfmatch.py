@@ -3,14 +3,33 @@ Semi-Supervised Learning", NeurIPS 2020 Workshop on Self-Supervised Learning."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..backbones import Network, load_encoder_into
 from ..config import TrainConfig
+from .base import AlgorithmOptions
 from .fixmatch import FixMatch
 from .registry import register_algorithm
+
+
+@dataclass(frozen=True)
+class SelfMatchOptions(AlgorithmOptions):
+    """SelfMatch's own options."""
+
+    pretrain_steps: int = 100  # SimCLR pre-training steps before the first FixMatch step; 0 = none
+    simclr_temperature: float = 0.5  # NT-Xent temperature of that pre-training (SimCLR's CIFAR-10 value)
+
+    legacy_names = {"pretrain_steps": "pretrain_steps", "simclr_temperature": "simclr_temperature"}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.pretrain_steps >= 0, "pretrain_steps must be >= 0"),
+            (self.simclr_temperature > 0.0, "simclr_temperature must be > 0"),
+        ]
+        return [message for ok, message in checks if not ok]
 
 
 @register_algorithm("selfmatch")
@@ -27,12 +46,15 @@ class SelfMatch(FixMatch):
     product that pre-trains for longer uses the Pretrainer itself and ``Trainer.load_encoder``.
     """
 
+    options_type = SelfMatchOptions
+    options: SelfMatchOptions
+
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
-        self.pretrained = config.pretrain_steps == 0
+        self.pretrained = self.options.pretrain_steps == 0
 
-    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor) -> None:
-        super().prepare_unlabeled(model, unlabeled_images)
+    def prepare_unlabeled(self, model: Network, unlabeled_images: torch.Tensor, unlabeled_ids: torch.Tensor) -> None:
+        super().prepare_unlabeled(model, unlabeled_images, unlabeled_ids)
         if self.pretrained:
             return
         # imported here: sslengine.pretext imports the trainer, which imports the algorithms
@@ -44,14 +66,14 @@ class SelfMatch(FixMatch):
                 backbone=cfg.backbone,
                 in_channels=cfg.in_channels,
                 image_size=cfg.image_size,
-                temperature=cfg.simclr_temperature,
+                temperature=self.options.simclr_temperature,
                 hflip=cfg.hflip,
                 bn_momentum=cfg.bn_momentum,
                 seed=cfg.seed,
             ),
             device=unlabeled_images.device,
         )
-        pretrainer.fit(unlabeled_images, steps=cfg.pretrain_steps)
+        pretrainer.fit(unlabeled_images, steps=self.options.pretrain_steps)
         encoder = pretrainer.encoder_state_dict()
         for network in (model, self.ema_model):
             if network is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -10,12 +11,37 @@ import torch.nn.functional as F
 from ..augment import to_float
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch
 from .fixmatch import masked_pseudo_label_loss
-from .functional import distribution_alignment
+from .functional import align_rows, distribution_alignment
 from .registry import register_algorithm
 
 EMBED_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class SimMatchOptions(AlgorithmOptions):
+    """SimMatch's own options (the paper's defaults)."""
+
+    temperature: float = 0.1  # T of the instance similarity softmax
+    smoothing_alpha: float = 0.9  # α: weight of the class prediction in label propagation
+    lambda_in: float = 1.0  # weight of the instance-consistency loss
+    proj_dim: int = 128  # size of the low-dimensional embedding kept in the labeled memory bank
+    bank_momentum: float = 0.7  # memory bank entry = normalise(m * old + (1 - m) * new)
+    da_len: int = 32  # distribution alignment: batches in the running mean of predictions
+
+    legacy_names = {name: name for name in ("temperature", "smoothing_alpha", "lambda_in", "proj_dim", "bank_momentum", "da_len")}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.temperature > 0.0, "temperature must be > 0"),
+            (0.0 <= self.smoothing_alpha <= 1.0, "smoothing_alpha must be in [0, 1]"),
+            (self.lambda_in >= 0.0, "lambda_in must be >= 0"),
+            (self.proj_dim >= 2, "proj_dim must be >= 2"),
+            (0.0 <= self.bank_momentum < 1.0, "bank_momentum must be in [0, 1)"),
+            (self.da_len >= 1, "da_len must be >= 1"),
+        ]
+        return [message for ok, message in checks if not ok]
 
 
 def unfold_and_aggregate(
@@ -53,40 +79,52 @@ class SimMatch(Algorithm):
     ``lambda_in``) trains the strong embedding. The bank is updated with the labeled batch's
     embeddings (momentum ``bank_momentum``).
 
-    The bank has one row per image of the current labeled set, keyed by its row index. The product's
-    labeled set grows between rounds, so :meth:`prepare` rebuilds the bank from the network's current
-    embeddings whenever the labeled set differs from the one the bank was built for.
+    The bank has one row per image of the current labeled set, keyed by image id (``bank_ids``).
+    The product's labeled set changes between rounds, so :meth:`prepare` lays the bank out in the
+    fit's labeled order: an image still labeled with the same class keeps its entry, a newly labeled
+    (or relabeled) image gets the network's current embedding, an image no longer labeled drops out.
     """
 
-    uses_projection = True
+    options_type = SimMatchOptions
+    options: SimMatchOptions
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
         k = config.num_classes
-        self.bank = torch.empty(0, config.proj_dim)
+        self.bank = torch.empty(0, self.options.proj_dim)
         self.bank_labels = torch.empty(0, dtype=torch.int64)
-        self.class_means = torch.full((config.da_len, k), 1.0 / k)  # distribution-alignment queue
+        self.bank_ids = torch.empty(0, dtype=torch.int64)  # row i of the bank is image bank_ids[i]
+        self.class_means = torch.full((self.options.da_len, k), 1.0 / k)  # distribution-alignment queue
         self.class_means_next = 0
+
+    def projection_dim(self) -> int:
+        return self.options.proj_dim
 
     def to(self, device: torch.device) -> SimMatch:
         self.bank = self.bank.to(device)
         self.bank_labels = self.bank_labels.to(device)
+        self.bank_ids = self.bank_ids.to(device)
         self.class_means = self.class_means.to(device)
         return self
 
     @torch.no_grad()
-    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
-        if self.bank_labels.shape == labels.shape and torch.equal(self.bank_labels, labels):
-            return
+    def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor, labeled_ids: torch.Tensor) -> None:
+        bank = align_rows(self.bank, self.bank_ids, labeled_ids, 0.0)
+        stale = align_rows(self.bank_labels, self.bank_ids, labeled_ids, -1) != labels  # new or relabeled
+        if stale.any():
+            bank[stale] = self._embed(model, labeled_images[stale])
+        self.bank, self.bank_labels, self.bank_ids = bank, labels.clone(), labeled_ids.clone()
+
+    @staticmethod
+    def _embed(model: Network, images: torch.Tensor) -> torch.Tensor:
         was_training = model.training
         model.eval()
         chunks = [
-            model.project(model.features(to_float(labeled_images[start : start + EMBED_CHUNK]))).float()
-            for start in range(0, labeled_images.shape[0], EMBED_CHUNK)
+            model.project(model.features(to_float(images[start : start + EMBED_CHUNK]))).float()
+            for start in range(0, images.shape[0], EMBED_CHUNK)
         ]
         model.train(was_training)
-        self.bank = torch.cat(chunks)
-        self.bank_labels = labels.clone()
+        return torch.cat(chunks)
 
     def _align(self, probs: torch.Tensor) -> torch.Tensor:
         """Distribution alignment: p ∝ p · uniform / running mean of p (then record this batch)."""
@@ -110,13 +148,13 @@ class SimMatch(Algorithm):
         bank = self.bank.clone()
         with torch.no_grad():
             probs_w = self._align(logits_w.detach().float().softmax(dim=1))
-            similarity_w = (embed_w.detach() @ bank.T / cfg.temperature).softmax(dim=1)
-            instance_target, pseudo = unfold_and_aggregate(probs_w, similarity_w, self.bank_labels, cfg.smoothing_alpha)
+            similarity_w = (embed_w.detach() @ bank.T / self.options.temperature).softmax(dim=1)
+            instance_target, pseudo = unfold_and_aggregate(probs_w, similarity_w, self.bank_labels, self.options.smoothing_alpha)
             mask = (pseudo.max(dim=1).values >= cfg.threshold).float()
-        log_similarity_s = F.log_softmax(embed_s @ bank.T / cfg.temperature, dim=1)
+        log_similarity_s = F.log_softmax(embed_s @ bank.T / self.options.temperature, dim=1)
         loss_in = -(instance_target * log_similarity_s).sum(dim=1).mean()
         loss_u = masked_pseudo_label_loss(logits_s, pseudo, mask)
-        loss = loss_x + cfg.lambda_u * loss_u + cfg.lambda_in * loss_in
+        loss = loss_x + cfg.lambda_u * loss_u + self.options.lambda_in * loss_in
         self._update_bank(embeddings[:num_labeled].detach(), batch.labeled_index)
         return {
             "loss": loss,
@@ -128,13 +166,14 @@ class SimMatch(Algorithm):
 
     @torch.no_grad()
     def _update_bank(self, embeddings: torch.Tensor, index: torch.Tensor) -> None:
-        m = self.config.bank_momentum
+        m = self.options.bank_momentum
         self.bank[index] = F.normalize(m * self.bank[index] + (1.0 - m) * embeddings, dim=1)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "bank": self.bank,
             "bank_labels": self.bank_labels,
+            "bank_ids": self.bank_ids,
             "class_means": self.class_means,
             "class_means_next": self.class_means_next,
         }
@@ -143,5 +182,6 @@ class SimMatch(Algorithm):
         device = self.bank.device
         self.bank = state["bank"].to(device)
         self.bank_labels = state["bank_labels"].to(device)
+        self.bank_ids = state["bank_ids"].to(device)
         self.class_means = state["class_means"].to(device)
         self.class_means_next = int(state["class_means_next"])

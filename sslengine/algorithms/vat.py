@@ -3,13 +3,14 @@ Semi-Supervised Learning", IEEE TPAMI 2018."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from ..backbones import Network
 from ..config import TrainConfig
-from .base import Algorithm, Batch
+from .base import Algorithm, AlgorithmOptions, Batch
 from .functional import (
     entropy_from_logits,
     frozen_batchnorm_stats,
@@ -20,20 +21,42 @@ from .functional import (
 from .registry import register_algorithm
 
 
+@dataclass(frozen=True)
+class VATOptions(AlgorithmOptions):
+    """VAT's own options (the paper's MNIST settings; images in [0, 1])."""
+
+    xi: float = 1e-6  # ξ: finite-difference step of the power iteration
+    eps: float = 2.0  # ε: L2 norm of the adversarial perturbation
+    iterations: int = 1  # power iterations
+    entropy_weight: float = 0.0  # weight of entropy minimisation (VAT+EntMin uses 1); 0 = off
+
+    legacy_names = {"vat_xi": "xi", "vat_eps": "eps", "vat_iterations": "iterations", "vat_entropy_weight": "entropy_weight"}
+
+    def problems(self) -> list[str]:
+        checks = [
+            (self.xi > 0.0 and self.eps > 0.0, "xi and eps must be > 0"),
+            (self.iterations >= 1, "iterations must be >= 1"),
+            (self.entropy_weight >= 0.0, "entropy_weight must be >= 0"),
+        ]
+        return [message for ok, message in checks if not ok]
+
+
 @register_algorithm("vat")
 class VAT(Algorithm):
     """Virtual Adversarial Training (Miyato et al., TPAMI 2018).
 
     For each unlabeled weak view x, the direction in which the prediction changes most is found by
-    ``vat_iterations`` power iterations with finite-difference step ``vat_xi`` (ξ)
+    ``iterations`` power iterations with finite-difference step ``xi`` (ξ)
     (:func:`~sslengine.algorithms.functional.vat_perturbation`); the loss is
-    KL(p(x) || p(x + r_adv)) with ‖r_adv‖ = ``vat_eps`` (ε) per image and p(x) held fixed, weighted
-    by ``lambda_u``. ``vat_entropy_weight`` > 0 adds entropy minimisation (VAT+EntMin). The extra
+    KL(p(x) || p(x + r_adv)) with ‖r_adv‖ = ``eps`` (ε) per image and p(x) held fixed, weighted
+    by ``lambda_u``. ``entropy_weight`` > 0 adds entropy minimisation (VAT+EntMin). The extra
     adversarial passes leave BatchNorm's running statistics alone. The random start directions come
     from the algorithm's own seeded generator, kept in checkpoints.
     """
 
     uses_strong = False
+    options_type = VATOptions
+    options: VATOptions
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
@@ -46,13 +69,13 @@ class VAT(Algorithm):
         with frozen_batchnorm_stats(model):
             start = torch.randn(batch.unlabeled_weak.shape, generator=self.generator).to(logits_u.device)
             r_adv = vat_perturbation(
-                model, batch.unlabeled_weak, logits_u, cfg.vat_xi, cfg.vat_eps, cfg.vat_iterations, start=start
+                model, batch.unlabeled_weak, logits_u, self.options.xi, self.options.eps, self.options.iterations, start=start
             )
             loss_u = kl_from_logits(logits_u.detach(), model(batch.unlabeled_weak + r_adv).float())
         loss = loss_x + cfg.lambda_u * loss_u
         entropy = entropy_from_logits(logits_u)
-        if cfg.vat_entropy_weight > 0:
-            loss = loss + cfg.vat_entropy_weight * entropy
+        if self.options.entropy_weight > 0:
+            loss = loss + self.options.entropy_weight * entropy
         return {"loss": loss, "loss_x": loss_x.detach(), "loss_u": loss_u.detach(), "entropy": entropy.detach()}
 
     def state_dict(self) -> dict[str, Any]:

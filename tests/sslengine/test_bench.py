@@ -72,3 +72,14 @@ def test_bench_trains_on_a_fixed_labeled_set_from_a_file(tmp_path, fashion_small
     (tmp_path / "bad.json").write_text("[0, 0]")
     with pytest.raises(SystemExit, match="repeat"):
         _bench(tmp_path, "--labeled-indices", str(tmp_path / "bad.json"), "--steps", "2")
+
+
+def test_bench_passes_algorithm_options_to_the_chosen_algorithm_and_records_them(tmp_path, fashion_small):
+    _write_image_folder(tmp_path / "images", fashion_small)
+    record = _bench(tmp_path, "--labels-per-class", "2", "--steps", "1", "--algorithm", "vat",
+                    "--algorithm-option", "eps=1.5", "--algorithm-option", "iterations=2")
+    assert record["algorithm"] == "vat"
+    assert record["config"]["algorithm_options"] == {"xi": 1e-6, "eps": 1.5, "iterations": 2, "entropy_weight": 0.0}
+    assert bench.parse_algorithm_options(["warmup=false", "name=text"]) == {"warmup": False, "name": "text"}
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--labels-per-class", "2", "--steps", "1", "--algorithm-option", "eps"])

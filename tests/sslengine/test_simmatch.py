@@ -25,7 +25,7 @@ def test_unfolding_and_aggregation_reproduce_the_worked_example():
 
 def test_memory_bank_has_one_row_per_labeled_image_and_follows_the_labeled_set(fashion_small, small_config):
     images, labels = fashion_small.images[:80], fashion_small.labels[:80]
-    trainer = Trainer(small_config(algorithm="simmatch", proj_dim=16), device="cpu")
+    trainer = Trainer(small_config(algorithm="simmatch", algorithm_options={"proj_dim": 16}), device="cpu")
     trainer.fit(images[:20], labels[:20], images, steps=2)
     bank = trainer.algorithm.bank
     assert bank.shape == (20, 16)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sslengine.algorithms.functional import (
+    align_rows,
     distribution_alignment,
     flexmatch_thresholds,
     freematch_thresholds,
@@ -19,7 +20,6 @@ from sslengine.algorithms.functional import (
     mixup,
     mixup_lambda,
     nt_xent,
-    resize_rows,
     sharpen,
     sigmoid_rampup,
     softmax_mse,
@@ -169,10 +169,15 @@ def test_temporal_ensemble_counts_an_image_drawn_twice_in_a_batch_once():
     assert close(ensemble[0], [0.0, 0.5])  # the last of the two predictions
 
 
-def test_resize_rows_keeps_state_and_starts_new_rows_empty():
-    table = torch.tensor([3, 1])
-    assert resize_rows(table, 4, -1).tolist() == [3, 1, -1, -1]
-    assert resize_rows(table, 1, -1).tolist() == [3]
+def test_align_rows_keeps_each_images_row_by_id_starts_new_ids_empty_and_drops_gone_ones():
+    table, ids = torch.tensor([7, 8, 9]), torch.tensor([10, 20, 30])
+    assert align_rows(table, ids, torch.tensor([30, 40, 10]), -1).tolist() == [9, -1, 7]
+    assert align_rows(table, ids, torch.tensor([20]), -1).tolist() == [8]
+    assert align_rows(table, ids, torch.tensor([1, 2]), -1).tolist() == [-1, -1]
+    assert align_rows(table, ids, ids, -1) is table
+    rows = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert align_rows(rows, torch.tensor([5, 6]), torch.tensor([6, 5, 7]), 0.0).tolist() == [[3.0, 4.0], [1.0, 2.0], [0.0, 0.0]]
+    assert align_rows(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), ids, -1).tolist() == [-1, -1, -1]
 
 
 # ---- FlexMatch / FreeMatch thresholds --------------------------------------------------------------

@@ -22,8 +22,11 @@ LABELED = images(6)
 LABELS = torch.tensor([0, 1, 2, 0, 1, 2])
 
 
-def trainer(algorithm: str, **options) -> Trainer:
-    config = TrainConfig(num_classes=3, algorithm=algorithm, in_channels=1, image_size=SIZE, batch_size=2, mu=2, **options)
+def trainer(algorithm: str, options: dict | None = None, **fields) -> Trainer:
+    config = TrainConfig(
+        num_classes=3, algorithm=algorithm, in_channels=1, image_size=SIZE, batch_size=2, mu=2,
+        algorithm_options=options or {}, **fields,
+    )
     return Trainer(config, device="cpu")
 
 
@@ -61,7 +64,7 @@ def test_temporal_ensembling_state_resumes_from_a_checkpoint_and_grows_with_the_
     assert torch.equal(resumed.algorithm.counts, first.algorithm.counts)
     assert torch.equal(resumed.algorithm.ensemble, first.algorithm.ensemble)
     grown = torch.cat([images(10, 1), images(4, 2)])
-    resumed.algorithm.prepare_unlabeled(resumed.model, grown)
+    resumed.algorithm.prepare_unlabeled(resumed.model, grown, torch.arange(14))
     assert torch.equal(resumed.algorithm.counts[:10], first.algorithm.counts)
     assert resumed.algorithm.counts[10:].tolist() == [0, 0, 0, 0]
     result = resumed.fit(LABELED, LABELS, grown, steps=2)
@@ -98,7 +101,7 @@ def test_freematch_thresholds_resume_from_a_checkpoint(tmp_path: Path):
 def test_selfmatch_pre_trains_the_encoder_before_its_first_fixmatch_step_and_never_again(tmp_path: Path):
     from sslengine import PretrainConfig, Pretrainer
 
-    selfmatch = trainer("selfmatch", pretrain_steps=2)
+    selfmatch = trainer("selfmatch", {"pretrain_steps": 2})
     seen = record_batches(selfmatch)
     unlabeled = images(10, 1)
     first = selfmatch.fit(LABELED, LABELS, unlabeled, steps=1)
@@ -120,12 +123,12 @@ def test_selfmatch_pre_trains_the_encoder_before_its_first_fixmatch_step_and_nev
     resumed = Trainer.load(tmp_path / "selfmatch.pt", device="cpu")
     assert resumed.algorithm.pretrained
     before = resumed.model.body[0].weight.clone()
-    resumed.algorithm.prepare_unlabeled(resumed.model, unlabeled)  # no second pre-training
+    resumed.algorithm.prepare_unlabeled(resumed.model, unlabeled, torch.arange(10))  # no second pre-training
     assert torch.equal(resumed.model.body[0].weight, before)
 
 
 def test_noisy_student_teacher_is_the_frozen_ema_of_the_round_start():
-    noisy = trainer("noisystudent", teacher_refresh_steps=0)
+    noisy = trainer("noisystudent", {"teacher_refresh_steps": 0})
     noisy.fit(LABELED, LABELS, images(10, 1), steps=2)
     ema_at_start = [p.clone() for p in noisy.ema_model.parameters()]
     noisy.fit(LABELED, LABELS, images(10, 1), steps=2)
@@ -148,10 +151,10 @@ def test_mixup_draws_lambda_prime_from_a_seeded_generator_kept_in_checkpoints(al
 
 @pytest.mark.parametrize("algorithm", list_algorithms())
 def test_a_resumed_run_continues_exactly_like_an_uninterrupted_one(algorithm: str, tmp_path: Path):
-    options = {"pretrain_steps": 1, "teacher_refresh_steps": 0}  # SelfMatch changes phase mid-way
-    unlabeled = images(10, 1)
-    uninterrupted = trainer(algorithm, **options)
-    first = trainer(algorithm, **options)
+    options = {"selfmatch": {"pretrain_steps": 1}, "noisystudent": {"teacher_refresh_steps": 0}}.get(algorithm)
+    unlabeled = images(10, 1)  # SelfMatch changes phase mid-way
+    uninterrupted = trainer(algorithm, options)
+    first = trainer(algorithm, options)
     for run in (uninterrupted, first):
         run.fit(LABELED, LABELS, unlabeled, steps=2)
     first.save(tmp_path / "model.pt")
