@@ -361,7 +361,7 @@ def invitation_revoke(*, invitation: Invitation, revoked_by: AbstractBaseUser) -
     """Withdraw a pending invitation: its link stops working and the account made for it, never used, is
     deleted (its username is free again). A used invitation cannot be revoked: remove the member instead."""
     _require_owner(revoked_by, invitation.project)
-    current = Invitation.objects.select_for_update().select_related("user").get(pk=invitation.pk)
+    current = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if current.used_at is not None:
         raise ValidationError(f"{current.username} already joined: remove them from the members instead.")
     if current.revoked_at is not None:
