@@ -62,8 +62,13 @@ class PersonStats:
     agreed: int = 0
 
     @property
-    def active_minutes(self) -> float:
-        return self.active_seconds / 60.0
+    def active_display(self) -> str:
+        """The active time for a person to read: ``"55 s"``, ``"12 min"``, ``"3.4 h"``."""
+        if self.active_seconds < 60:
+            return f"{self.active_seconds:.0f} s"
+        if self.active_seconds < 3600:
+            return f"{self.active_seconds / 60:.0f} min"
+        return f"{self.active_seconds / 3600:.1f} h"
 
     @property
     def labels_per_hour(self) -> float | None:
@@ -248,7 +253,7 @@ def annotator_report(project: Project, *, idle_seconds: int = IDLE_SECONDS, only
     people.sort(key=lambda p: (-p.labels, p.username))
     pairs = [
         PairStats(
-            first=names.get(first, "?"), second=names.get(second, "?"), shared=sum(table.values()),
+            *sorted((names.get(first, "?"), names.get(second, "?"))), shared=sum(table.values()),
             agreed=sum(c for (a, b), c in table.items() if a == b), kappa=cohen_kappa(table),
         )
         for (first, second), table in tables.items()

@@ -39,7 +39,8 @@ from tests.labelapp.labeling.helpers import add_images, add_version
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=dt_timezone.utc)
 
-# person: (labels, active seconds, labels/hour shown, changed, labels, checked, contradicted, pairs, agreed)
+# Per person: labels, active seconds, labels per hour as shown, (changed, labels), (contradicted, labels the
+# current version predicts), (agreeing, pairwise comparisons).
 EXPECTED = {
     "anna-annotator": {"labels": 6, "active_seconds": 55.0, "per_hour": "393", "changed": (1, 6),
                        "contradicted": (1, 1), "agreement": (3, 5)},
@@ -48,7 +49,7 @@ EXPECTED = {
     "rita-reviewer": {"labels": 2, "active_seconds": 5.0, "per_hour": "1440", "changed": (0, 2),
                       "contradicted": (0, 2), "agreement": (1, 2)},
 }
-# (first, second): (images both labeled, agreeing, Cohen's kappa), worked by hand in the module docstring's table
+# (first, second) in name order: (images both labeled, agreeing, Cohen's kappa), from the table above
 EXPECTED_PAIRS = {
     ("anna-annotator", "ben-annotator"): (3, 2, 0.5),  # p_o = 2/3, p_e = (1·1 + 2·1)/9 = 1/3
     ("anna-annotator", "rita-reviewer"): (2, 1, 1 / 3),  # p_o = 1/2, p_e = 1/4

@@ -27,6 +27,7 @@ def test_each_persons_numbers_match_the_hand_worked_history(project, annotator, 
         assert person.labels == expected["labels"]
         assert person.active_seconds == pytest.approx(expected["active_seconds"], abs=1e-3)
         assert f"{person.labels_per_hour:.0f}" == expected["per_hour"]
+        assert person.active_display == f"{expected['active_seconds']:.0f} s"
         assert (person.changed, person.labels) == expected["changed"]
         assert (person.contradicted, person.checked) == expected["contradicted"]
         assert (person.agreed, person.pairs) == expected["agreement"]
