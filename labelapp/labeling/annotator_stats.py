@@ -38,7 +38,6 @@ from labelapp.training.models import Prediction
 
 IDLE_SECONDS = 300  # a longer pause between two labeling actions is a break, not labeling time
 
-Event = AnnotationEvent
 LABELED = AnnotationEvent.Action.LABELED
 UNDONE = AnnotationEvent.Action.UNDONE
 
@@ -125,7 +124,7 @@ def _seconds_between(later: str, earlier: str) -> str:
 
 def _active_seconds(project: Project, idle_seconds: int) -> dict[int, float]:
     """Per person, the seconds between consecutive labeling actions, counting gaps up to ``idle_seconds``."""
-    table = connection.ops.quote_name(Event._meta.db_table)
+    table = connection.ops.quote_name(AnnotationEvent._meta.db_table)
     gap = _seconds_between("created_at", "LAG(created_at) OVER (PARTITION BY user_id ORDER BY created_at, id)")
     sql = f"""
         SELECT user_id, SUM(CASE WHEN gap <= %s THEN gap ELSE 0 END)
@@ -140,7 +139,7 @@ def _active_seconds(project: Project, idle_seconds: int) -> dict[int, float]:
 
 def _label_counts(project: Project) -> dict[int, int]:
     rows = (
-        Event.objects.filter(project=project, action=LABELED, undone=False, user__isnull=False)
+        AnnotationEvent.objects.filter(project=project, action=LABELED, undone=False, user__isnull=False)
         .values("user_id").annotate(n=Count("id")).values_list("user_id", "n")
     )
     return dict(rows)
@@ -152,7 +151,7 @@ def _reviewer_changes(project: Project) -> dict[int, int]:
         project=project, user_id=OuterRef("user_id"), role__in=[Role.OWNER, Role.REVIEWER]
     )
     rows = (
-        Event.objects.filter(
+        AnnotationEvent.objects.filter(
             project=project, action=LABELED, undone=False, previous_source=Source.HUMAN,
             previous_annotator__isnull=False,
         )
@@ -188,7 +187,7 @@ def _model_contradictions(project: Project) -> dict[int, tuple[int, int]]:
 def _pair_tables(project: Project) -> dict[tuple[int, int], Counter]:
     """For each pair of people (lower id first), a count of (first's class, second's class) over the images
     both labeled, each person's latest label of the image (not undone) counting."""
-    table = connection.ops.quote_name(Event._meta.db_table)
+    table = connection.ops.quote_name(AnnotationEvent._meta.db_table)
     sql = f"""
         WITH said AS (
             SELECT image_id, user_id, label_class_id FROM {table}

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -304,7 +304,11 @@ def invitation_create(
         raise ValidationError(
             f"{username!r} already has an account (or a pending invitation): add them as a member instead."
         )
-    user = users.objects.create_user(username=username, password=None, is_active=False)
+    try:
+        with transaction.atomic():  # a savepoint: another owner may take the same name at this moment
+            user = users.objects.create_user(username=username, password=None, is_active=False)
+    except IntegrityError:
+        raise ValidationError(f"{username!r} was just taken: choose another username.") from None
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         project=project, user=user, username=username, role=Role(role), digest=invitation_digest(token),

@@ -75,7 +75,7 @@ def test_dashboard_shows_each_persons_statistics_for_a_seeded_history(
     for name, expected in EXPECTED.items():
         row = table.locator(f'tr[data-person="{name}"]')
 
-        def cell(stat: str) -> str:
+        def cell(stat: str, row=row) -> str:
             return row.locator(f'[data-stat="{stat}"]').inner_text().strip()
 
         assert cell("labels") == str(expected["labels"])
