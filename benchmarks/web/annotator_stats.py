@@ -37,6 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--double", type=float, default=0.10, help="share of images a second person also labels")
     parser.add_argument("--changed", type=float, default=0.02, help="share of images a reviewer relabels")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--reuse", action="store_true", help="time the database a previous run populated")
     parser.add_argument("--database", default="labelapp_bench_people")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "web" / "results" / "annotator_stats.json")
@@ -119,7 +120,8 @@ def populate(args: argparse.Namespace):
 
 def main() -> None:
     args = parse_args()
-    fresh_database(args.server, args.database)
+    if not args.reuse:
+        fresh_database(args.server, args.database)
     setup_django(args)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -127,7 +129,14 @@ def main() -> None:
     from labelapp.labeling.annotator_stats import annotator_report
 
     started = time.perf_counter()
-    project, events = populate(args)
+    if args.reuse:
+        from labelapp.labeling.models import AnnotationEvent
+        from labelapp.projects.models import Project
+
+        project = Project.objects.get(slug="bench")
+        events = AnnotationEvent.objects.filter(project=project).count()
+    else:
+        project, events = populate(args)
     populate_seconds = time.perf_counter() - started
     annotator_report(project)  # warm: plans and caches
     walls, cpus = [], []

@@ -188,15 +188,22 @@ def _pair_tables(project: Project) -> dict[tuple[int, int], Counter]:
     """For each pair of people (lower id first), a count of (first's class, second's class) over the images
     both labeled, each person's latest label of the image (not undone) counting."""
     table = connection.ops.quote_name(AnnotationEvent._meta.db_table)
+    # Only images whose labels come from two or more people reach the window and the self-join (MIN <> MAX
+    # is a hashable test for "more than one user"); at 100k images that is what keeps the query near a second.
     sql = f"""
-        WITH said AS (
-            SELECT image_id, user_id, label_class_id FROM {table}
-            WHERE id IN (SELECT MAX(id) FROM {table}
-                         WHERE project_id = %s AND action = %s AND undone = %s AND user_id IS NOT NULL
-                         GROUP BY image_id, user_id)
+        WITH labels AS (
+            SELECT id, image_id, user_id, label_class_id FROM {table}
+            WHERE project_id = %s AND action = %s AND undone = %s AND user_id IS NOT NULL
+        ), shared AS (
+            SELECT image_id FROM labels GROUP BY image_id HAVING MIN(user_id) <> MAX(user_id)
+        ), said AS (
+            SELECT l.image_id, l.user_id, l.label_class_id,
+                   ROW_NUMBER() OVER (PARTITION BY l.image_id, l.user_id ORDER BY l.id DESC) AS latest
+            FROM labels l JOIN shared s ON s.image_id = l.image_id
         )
         SELECT a.user_id, b.user_id, a.label_class_id, b.label_class_id, COUNT(*)
         FROM said a JOIN said b ON a.image_id = b.image_id AND a.user_id < b.user_id
+        WHERE a.latest = 1 AND b.latest = 1
         GROUP BY a.user_id, b.user_id, a.label_class_id, b.label_class_id
     """
     tables: dict[tuple[int, int], Counter] = defaultdict(Counter)
