@@ -211,6 +211,9 @@ TRAINING_PRETRAIN_GROWTH_PERCENT = env.env_int("TRAINING_PRETRAIN_GROWTH_PERCENT
 
 # API tokens (labelapp.api.models.ApiToken) stop working this many days after they are made.
 API_TOKEN_TTL_DAYS = env.env_int("API_TOKEN_TTL_DAYS", 30, minimum=1)
+# Invitation links (labelapp.projects.models.Invitation: an owner makes an account for a new person) stop
+# working this many days after they are made.
+INVITATION_DAYS = env.env_int("INVITATION_DAYS", 7, minimum=1)
 
 REST_FRAMEWORK = {
     # Token first: a request without credentials gets 401 with "WWW-Authenticate: Token" (the first

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from labelapp.images.models import Image
-from labelapp.labeling import charts, inputs, presenters, selectors, services
+from labelapp.labeling import annotator_stats, charts, inputs, presenters, selectors, services
 from labelapp.lib.inputs import InvalidInput, validated
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import get_project_for_user, has_role
@@ -211,4 +211,8 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     context = charts.dashboard_context(project)
     context["can_review"] = has_role(request.user, project, Role.REVIEWER)
+    # Annotators see their own row only; reviewers and owners see everyone's.
+    context["annotators"] = annotator_stats.annotator_report(
+        project, only_user_id=None if context["can_review"] else request.user.pk
+    )
     return render(request, "labeling/dashboard.html", context)

@@ -70,5 +70,14 @@ class MemberAddForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
 
 
+class InviteForm(forms.Form):
+    """A person who has no account yet: the username their new account gets, and their role here."""
+
+    username = forms.CharField(
+        max_length=150, label="New username", help_text="Letters, digits and @ . + - _ only; they log in with it."
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -96,3 +97,37 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role} · {self.project}"
+
+
+class Invitation(models.Model):
+    """A link that lets a person with no account yet set a password and join one project with a role.
+
+    The account (``user``) is made, inactive and without a usable password, when the owner invites; the
+    link's token is shown once and only its SHA-256 digest is kept, so a copy of the database opens no
+    account. The link works once, until ``expires_at``, unless an owner revokes it.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="invitations",
+        help_text="The invited account; unset when a revoke deleted the never-used account.",
+    )
+    username = models.CharField(max_length=150, help_text="The invited account's username, kept after a revoke.")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    digest = models.CharField(max_length=64, unique=True)  # sha256 hex of the link's token
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project", "used_at", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.username} to {self.project} as {self.role}"
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at <= timezone.now()

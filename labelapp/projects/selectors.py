@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 
-from labelapp.projects.models import Membership, Project, Role
+from labelapp.projects.models import Invitation, Membership, Project, Role
 
 # Each role includes the rights of the roles after it.
 ROLE_RANK = {Role.OWNER: 3, Role.REVIEWER: 2, Role.ANNOTATOR: 1}
@@ -45,3 +45,9 @@ def get_project_for_user(user: User, slug: str, minimum: Role = Role.ANNOTATOR) 
     if project is None or not has_role(user, project, minimum):
         raise Http404("No such project")
     return project
+
+
+def invitations_pending(project: Project) -> QuerySet[Invitation]:
+    """The project's invitations not yet used or revoked, newest first (expired ones included: an owner
+    revokes them to free the username)."""
+    return project.invitations.filter(used_at__isnull=True, revoked_at__isnull=True).select_related("invited_by")

@@ -1,23 +1,29 @@
-"""Writes for projects: creation, settings, classes, members, and the site admin account."""
+"""Writes for projects: creation, settings, classes, members, invitations, and the site admin account."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sslengine
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
-from labelapp.projects.models import LabelClass, Membership, Project, Role
+from labelapp.projects.models import Invitation, LabelClass, Membership, Project, Role
+from labelapp.projects.selectors import has_role
 
 # Hotkeys handed out in class order when none are given: 1-9 then 0 (Fashion-MNIST's ten classes fit).
 DEFAULT_HOTKEYS = "1234567890"
@@ -256,6 +262,119 @@ def membership_remove(*, membership: Membership) -> None:
     if _is_last_owner(current):
         raise ValidationError("The project needs at least one owner: add another owner first.")
     current.delete()
+
+
+def invitation_digest(token: str) -> str:
+    """What is stored of an invitation link's token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class InvitationRefused(Exception):
+    """An invitation link that does not open: ``str(error)`` says why for the person, ``status`` is the page's
+    HTTP status (404 unknown, 410 used, revoked or expired)."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+def _require_owner(user: AbstractBaseUser, project: Project) -> None:
+    if not has_role(user, project, Role.OWNER):
+        raise PermissionDenied("Only the project's owners manage invitations.")
+
+
+@transaction.atomic
+def invitation_create(
+    *, project: Project, username: str, role: Role, invited_by: AbstractBaseUser
+) -> tuple[Invitation, str]:
+    """Make an account for a person who has none yet and an invitation link to ``project`` as ``role``.
+
+    The account is inactive and has no usable password until the link is opened; returns the invitation
+    and the link's token, which is not stored (only its digest) and so can be shown only this once.
+    The link expires after ``INVITATION_DAYS`` days.
+    """
+    _require_owner(invited_by, project)
+    users = get_user_model()
+    username = username.strip()
+    username_field = users._meta.get_field(users.USERNAME_FIELD)
+    username_field.run_validators(username)  # the account's own rules: length and allowed characters
+    if not username:
+        raise ValidationError("Give the new account a username.")
+    if users.objects.filter(**{f"{users.USERNAME_FIELD}__iexact": username}).exists():
+        raise ValidationError(
+            f"{username!r} already has an account (or a pending invitation): add them as a member instead."
+        )
+    try:
+        with transaction.atomic():  # a savepoint: another owner may take the same name at this moment
+            user = users.objects.create_user(username=username, password=None, is_active=False)
+    except IntegrityError:
+        raise ValidationError(f"{username!r} was just taken: choose another username.") from None
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        project=project, user=user, username=username, role=Role(role), digest=invitation_digest(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + timedelta(days=django_settings.INVITATION_DAYS),
+    )
+    return invitation, token
+
+
+def _check_open(invitation: Invitation | None) -> Invitation:
+    """``invitation`` if its link still opens; :class:`InvitationRefused` saying why otherwise."""
+    if invitation is None or (invitation.user is None and invitation.revoked_at is None):
+        raise InvitationRefused("This invitation link is not valid: check that you copied all of it.", 404)
+    if invitation.revoked_at is not None:
+        raise InvitationRefused("This invitation was withdrawn by the project's owner: ask them for a new one.", 410)
+    if invitation.used_at is not None:
+        raise InvitationRefused(
+            "This invitation link was already used: it works once. Log in with the password you chose.", 410
+        )
+    if invitation.expired:
+        raise InvitationRefused("This invitation link has expired: ask the project's owner for a new one.", 410)
+    return invitation
+
+
+def invitation_open(*, token: str) -> Invitation:
+    """The invitation whose link carries ``token``, if it still opens (:class:`InvitationRefused` otherwise)."""
+    found = Invitation.objects.select_related("project", "user").filter(digest=invitation_digest(token)).first()
+    return _check_open(found)
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, password: str) -> AbstractBaseUser:
+    """Use the link once: the account gets ``password`` (checked by the site's password validators), is
+    activated and joins the invitation's project with its role. Returns the account, ready to log in."""
+    digest = invitation_digest(token)
+    found = Invitation.objects.select_for_update().filter(digest=digest).first()
+    invitation = _check_open(found)  # under the row lock: a second tab with the same link is refused
+    user = invitation.user
+    validate_password(password, user)
+    user.set_password(password)
+    user.is_active = True
+    user.save(update_fields=["password", "is_active"])
+    _lock_memberships(invitation.project)
+    Membership.objects.update_or_create(
+        project=invitation.project, user=user, defaults={"role": Role(invitation.role)}
+    )
+    invitation.used_at = timezone.now()
+    invitation.save(update_fields=["used_at"])
+    return user
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, revoked_by: AbstractBaseUser) -> None:
+    """Withdraw a pending invitation: its link stops working and the account made for it, never used, is
+    deleted (its username is free again). A used invitation cannot be revoked: remove the member instead."""
+    _require_owner(revoked_by, invitation.project)
+    current = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if current.used_at is not None:
+        raise ValidationError(f"{current.username} already joined: remove them from the members instead.")
+    if current.revoked_at is not None:
+        return
+    account = current.user
+    current.revoked_at, current.user = timezone.now(), None
+    current.save(update_fields=["revoked_at", "user"])
+    if account is not None and not account.is_active and account.last_login is None:
+        account.delete()
 
 
 @dataclass(frozen=True)

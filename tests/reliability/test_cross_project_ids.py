@@ -19,6 +19,7 @@ from labelapp.exports.models import Distillation
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import Membership, Project, Role
+from labelapp.projects.services import invitation_create
 from labelapp.training.models import ModelVersion, Prediction
 from tests.helpers import fill, snapshot, walk
 from tests.labelapp.images.helpers import demo_pngs
@@ -77,6 +78,8 @@ def two_projects(project, other_project, reviewer):
         other_project.current_version = add_version(other_project, number)
     other_project.save()
     Distillation.objects.create(project=other_project, version=other_project.current_version, student="cnn-dw")
+    invitation_create(project=other_project, username="pending-elsewhere", role=Role.ANNOTATOR,
+                      invited_by=other_project.created_by)
     return project, other_project
 
 
@@ -107,6 +110,7 @@ def test_a_member_asking_for_another_projects_ids_in_urls_gets_404_and_nothing_c
         "membership_id": list(theirs.memberships.values_list("pk", flat=True)),
         "number": [2, 3],  # versions that exist only in the other project
         "distillation_id": list(theirs.distillations.values_list("pk", flat=True)),
+        "invitation_id": list(theirs.invitations.values_list("pk", flat=True)),
     }
     before = snapshot()
     answers = {}
