@@ -19,7 +19,7 @@ from django.http import (
 )
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -190,14 +190,18 @@ def job_status(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
 @login_required
 @require_GET
 def job_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponseBase:
-    """Owners only: the finished file; 409 while it is being built, 410 once it expired (with the reason)."""
-    _, job = _owned_job(request, slug, job_id)
+    """Owners only: the finished file; 409 while it is being built, 410 once it expired, each with the
+    reason (a page with the way back for a browser, plain text otherwise)."""
+    project, job = _owned_job(request, slug, job_id)
     if job is None:
         raise Http404("No such export in this project.")
     try:
         path = export_job_file(job=job)
     except ExportUnavailable as exc:
-        return HttpResponse(str(exc), status=exc.status_code, content_type="text/plain; charset=utf-8")
+        if not request.accepts("text/html"):
+            return HttpResponse(str(exc), status=exc.status_code, content_type="text/plain; charset=utf-8")
+        context = {"project": project, "reason": str(exc), "status_code": exc.status_code}
+        return render(request, "exports/unavailable.html", context, status=exc.status_code)
     content_type = "application/zip" if job.filename.endswith(".zip") else CONTENT_TYPES.get(job.options.get("format"), "application/octet-stream")
     response = FileDownload(path.open("rb"), as_attachment=True, filename=job.filename, content_type=content_type)
     response["Cache-Control"] = "no-store"

@@ -12,10 +12,13 @@ from pathlib import Path
 import onnxruntime
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from labelapp.exports.background import export_job_run, export_job_start, export_jobs_expire
+from labelapp.exports import services
 from labelapp.exports.models import ExportJob
 from labelapp.exports.services import coco_category_id, distillation_start
 from labelapp.images.models import Image
@@ -248,3 +251,33 @@ def test_a_job_run_directly_reports_progress_in_its_row(trained_project, owner) 
     job = export_job_run(job_id=job.pk)
     assert (job.status, job.progress, job.message, job.skipped) == ("done", 1.0, "11 labels", 0)
     assert job.title == "Labels: CSV, + accepted pseudo-labels"
+
+
+def progress_writes(queries) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if query["sql"].startswith('UPDATE "exports_exportjob" SET "progress"')]
+
+
+def test_a_model_export_writes_each_stage_to_its_row_as_it_runs(trained_project, owner) -> None:
+    job = export_job_start(project=trained_project, kind="model", options={"format": "onnx", "variant": "trained"}, user=owner)
+    with CaptureQueriesContext(connection) as queries:
+        export_job_run(job_id=job.pk)
+    stages = progress_writes(queries)
+    for stage in ("loading the checkpoint of v1", "exporting to ONNX, checking it and measuring its latency", "zipping the bundle"):
+        assert sum(stage in sql for sql in stages) == 1, stage
+
+
+def test_a_label_export_writes_its_count_to_its_row_as_it_runs(trained_project, owner, monkeypatch) -> None:
+    monkeypatch.setattr(services, "PROGRESS_WRITE_SECONDS", 0.0)  # a write per row instead of twice a second
+    job = export_job_start(project=trained_project, kind="labels", options={"format": "json", "include_pseudo": True}, user=owner)
+    with CaptureQueriesContext(connection) as queries:
+        export_job_run(job_id=job.pk)
+    stages = progress_writes(queries)
+    assert any("5 of 11 labels written" in sql for sql in stages) and any("11 of 11 labels written" in sql for sql in stages)
+
+
+def test_the_api_and_direct_links_stay_synchronous_and_offer_coco(trained_project, owner_client) -> None:
+    response = owner_client.get("/api/projects/clothes/exports/labels/?format=coco&include_pseudo=true")
+    assert response["Content-Type"] == "application/json"
+    assert len(json.loads(body(response))["annotations"]) == 11
+    assert len(json.loads(direct_labels(owner_client, format="coco"))["images"]) == 9
+    assert ExportJob.objects.count() == 0
