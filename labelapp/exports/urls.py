@@ -8,7 +8,8 @@ urlpatterns = [
     path("exports/model/", views.download, {"kind": "model"}, name="model"),
     path("exports/distill/", views.distill_start, name="distill"),
     path("exports/distillations/<int:distillation_id>/", views.distillation_status, name="distillation"),
-    path("exports/jobs/", views.job_start, name="job-start"),
-    path("exports/jobs/<int:job_id>/", views.job_status, name="job"),
-    path("exports/jobs/<int:job_id>/download/", views.job_download, name="job-download"),
+    # background exports: ids of ExportJob rows (never RQ job ids)
+    path("exports/start/", views.export_start, name="export-start"),
+    path("exports/<int:export_id>/", views.export_status, name="export"),
+    path("exports/<int:export_id>/download/", views.export_download, name="export-download"),
 ]

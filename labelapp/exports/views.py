@@ -153,7 +153,7 @@ def _panel_redirect(project: Project) -> HttpResponse:
 
 @login_required
 @require_POST
-def job_start(request: HttpRequest, slug: str) -> HttpResponseBase:
+def export_start(request: HttpRequest, slug: str) -> HttpResponseBase:
     """Owners only: queue a background export (``kind`` labels or model, with the direct download's
     parameters), then back to the project page, where the exports panel follows it."""
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
@@ -178,9 +178,9 @@ def _owned_job(request: HttpRequest, slug: str, job_id: int) -> tuple[Project, E
 
 @login_required
 @require_GET
-def job_status(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
+def export_status(request: HttpRequest, slug: str, export_id: int) -> JsonResponse:
     """Owners only: progress of one of the project's exports and its row as the panel renders it."""
-    project, job = _owned_job(request, slug, job_id)
+    project, job = _owned_job(request, slug, export_id)
     if job is None:
         return JsonResponse({"detail": "No such export in this project."}, status=404)
     html = render_to_string("exports/_job.html", {"job": job, "project": project}, request=request)
@@ -189,10 +189,10 @@ def job_status(request: HttpRequest, slug: str, job_id: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def job_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponseBase:
+def export_download(request: HttpRequest, slug: str, export_id: int) -> HttpResponseBase:
     """Owners only: the finished file; 409 while it is being built, 410 once it expired, each with the
     reason (a page with the way back for a browser, plain text otherwise)."""
-    project, job = _owned_job(request, slug, job_id)
+    project, job = _owned_job(request, slug, export_id)
     if job is None:
         raise Http404("No such export in this project.")
     try:

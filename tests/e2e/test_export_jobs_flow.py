@@ -75,12 +75,12 @@ def test_owner_starts_onnx_and_coco_exports_follows_them_and_downloads_both(
 
     coco_job = ExportJob.objects.get(kind="labels")
     ExportJob.objects.filter(pk=coco_job.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    response = page.request.get(f"{live_server.url}/p/{trained_project.slug}/exports/jobs/{coco_job.pk}/download/")
+    response = page.request.get(f"{live_server.url}/p/{trained_project.slug}/exports/{coco_job.pk}/download/")
     assert response.status == 410 and "expired" in response.text()
     page.reload()
     assert "start it again" in page.locator("li.export-job").nth(0).text_content()
     assert page.locator("li.export-job").nth(0).locator("a.export-job-download").count() == 0
-    answer = page.goto(f"{live_server.url}/p/{trained_project.slug}/exports/jobs/{coco_job.pk}/download/")
+    answer = page.goto(f"{live_server.url}/p/{trained_project.slug}/exports/{coco_job.pk}/download/")
     assert answer.status == 410 and "downloaded for 24 hours" in page.text_content(".export-unavailable")
     screenshot(page, "exports-expired-410")
     page.click("text=Back to Clothes's exports")

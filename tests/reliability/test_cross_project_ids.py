@@ -3,7 +3,7 @@ with another project's ids, by an outsider, and anonymously: 404 (or 302 to logi
 anonymous visitors, the same for a real and an unknown slug), and no row of the database changes.
 
 Objects: images, annotations, predictions, model versions (by number), memberships, exports (a
-model export of another project's version number), distillations, training switches; RQ job ids are never exposed.
+model export of another project's version number), distillations, background exports, training switches; RQ job ids are never exposed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.apps import apps
 from django.test import Client
 from django.urls import get_resolver
 
-from labelapp.exports.models import Distillation
+from labelapp.exports.models import Distillation, ExportJob
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import Membership, Project, Role
@@ -77,6 +77,7 @@ def two_projects(project, other_project, reviewer):
         other_project.current_version = add_version(other_project, number)
     other_project.save()
     Distillation.objects.create(project=other_project, version=other_project.current_version, student="cnn-dw")
+    ExportJob.objects.create(project=other_project, kind=ExportJob.Kind.LABELS, options={"format": "csv"})
     return project, other_project
 
 
@@ -107,6 +108,7 @@ def test_a_member_asking_for_another_projects_ids_in_urls_gets_404_and_nothing_c
         "membership_id": list(theirs.memberships.values_list("pk", flat=True)),
         "number": [2, 3],  # versions that exist only in the other project
         "distillation_id": list(theirs.distillations.values_list("pk", flat=True)),
+        "export_id": list(theirs.export_jobs.values_list("pk", flat=True)),
     }
     before = snapshot()
     answers = {}

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # jobs are enqueued on com
 
 
 def start(client, **data: str):
-    return client.post(reverse("exports:job-start", kwargs={"slug": "clothes"}), data)
+    return client.post(reverse("exports:export-start", kwargs={"slug": "clothes"}), data)
 
 
 def started(client, **data: str) -> ExportJob:
@@ -43,13 +43,13 @@ def started(client, **data: str) -> ExportJob:
 
 
 def status(client, job: ExportJob) -> dict:
-    response = client.get(reverse("exports:job", kwargs={"slug": "clothes", "job_id": job.pk}))
+    response = client.get(reverse("exports:export", kwargs={"slug": "clothes", "export_id": job.pk}))
     assert response.status_code == 200
     return response.json()
 
 
 def download(client, job: ExportJob):
-    return client.get(reverse("exports:job-download", kwargs={"slug": "clothes", "job_id": job.pk}))
+    return client.get(reverse("exports:export-download", kwargs={"slug": "clothes", "export_id": job.pk}))
 
 
 def body(response) -> bytes:
@@ -223,7 +223,7 @@ def test_only_owners_start_follow_and_download_exports(trained_project, owner_cl
     client = request.getfixturevalue(who)
     before = ExportJob.objects.count()
     assert start(client, kind="labels", format="csv").status_code == 404
-    assert client.get(reverse("exports:job", kwargs={"slug": "clothes", "job_id": job.pk})).status_code == 404
+    assert client.get(reverse("exports:export", kwargs={"slug": "clothes", "export_id": job.pk})).status_code == 404
     assert download(client, job).status_code == 404
     assert ExportJob.objects.count() == before
     page = client.get(reverse("projects:detail", kwargs={"slug": "clothes"})).content.decode()
@@ -232,7 +232,7 @@ def test_only_owners_start_follow_and_download_exports(trained_project, owner_cl
 
 def test_another_projects_export_is_404_for_its_owner(trained_project, other_project, owner, outsider_client) -> None:
     job = export_job_start(project=trained_project, kind="labels", options={"format": "csv"}, user=owner)
-    url = reverse("exports:job", kwargs={"slug": other_project.slug, "job_id": job.pk})
+    url = reverse("exports:export", kwargs={"slug": other_project.slug, "export_id": job.pk})
     assert outsider_client.get(url).json() == {"detail": "No such export in this project."}
     assert outsider_client.get(url + "download/").status_code == 404
 
