@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from labelapp.exports.background import export_job_run, export_job_start, export_jobs_expire
 from labelapp.exports import services
+from labelapp.exports.background import export_job_run, export_job_start, export_jobs_expire
 from labelapp.exports.models import ExportJob
 from labelapp.exports.services import coco_category_id, distillation_start
 from labelapp.images.models import Image
