@@ -174,6 +174,8 @@ STORAGES = {
 CACHE_DIR = DATA_DIR / "cache"  # decoded uint8 image caches per project
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 EXPORT_DIR = DATA_DIR / "exports"
+# A background export (labels or model) stays downloadable this long, then its file is deleted (410).
+EXPORT_KEEP_HOURS = env.env_int("EXPORT_KEEP_HOURS", 24, minimum=1)
 
 # Uploads: images are checked by content; a decoded image may not exceed this many pixels
 # (Pillow's own default is ~89M; its DecompressionBombWarning is treated as an error).

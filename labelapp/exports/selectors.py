@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from labelapp.exports.models import Distillation
+from labelapp.exports.models import Distillation, ExportJob
 from labelapp.labeling.models import Annotation, Source
 from labelapp.labeling.selectors import review_queue
 from labelapp.projects.models import Project
@@ -43,6 +43,8 @@ class LabelRow:
     annotator: str
     updated: datetime
     stored_name: str
+    width: int
+    height: int
 
     @property
     def extension(self) -> str:
@@ -75,6 +77,8 @@ def label_rows(*, project: Project, options: LabelOptions) -> Iterator[LabelRow]
             annotator=annotation.annotator.get_username() if annotation.annotator else "",
             updated=annotation.updated_at,
             stored_name=annotation.image.file.name,
+            width=annotation.image.width,
+            height=annotation.image.height,
         )
     if options.include_predictions and project.current_version_id is not None:
         version = ModelVersion.objects.get(pk=project.current_version_id)
@@ -90,7 +94,19 @@ def label_rows(*, project: Project, options: LabelOptions) -> Iterator[LabelRow]
                 annotator="",
                 updated=version.created_at,
                 stored_name=prediction.image.file.name,
+                width=prediction.image.width,
+                height=prediction.image.height,
             )
+
+
+def label_row_count(*, project: Project, options: LabelOptions) -> int:
+    """How many rows :func:`label_rows` yields (two counts; an export's progress is measured against it)."""
+    sources = [Source.HUMAN, Source.PSEUDO] if options.include_pseudo else [Source.HUMAN]
+    count = Annotation.objects.filter(project=project, source__in=sources).count()
+    if options.include_predictions and project.current_version_id is not None:
+        version = ModelVersion.objects.get(pk=project.current_version_id)
+        count += review_queue(project, version=version).count()
+    return count
 
 
 def safe_component(name: str) -> str:
@@ -155,4 +171,27 @@ def distillation_state(*, distillation: Distillation) -> dict:
         "steps": distillation.steps_done,
         "metrics": distillation.metrics,
         "error": distillation.error,
+    }
+
+
+def export_jobs_of(*, project: Project, limit: int = 10) -> list[ExportJob]:
+    """The project's latest background exports, newest first (the exports panel lists them)."""
+    return list(ExportJob.objects.filter(project=project)[:limit])
+
+
+def export_job_state(*, job: ExportJob) -> dict:
+    """What the exports panel shows of a background export while it follows it."""
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "title": job.title,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "error": job.error,
+        "skipped": job.skipped,
+        "filename": job.filename,
+        "size": job.size,
+        "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+        "expired": job.is_expired,
     }

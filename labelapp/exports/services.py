@@ -1,5 +1,7 @@
-"""Exports: labels as CSV, JSON or an ImageFolder zip (streamed chunk by chunk), and model versions
-as TorchScript or ONNX bundles with a model card and a predict example (built once, then cached)."""
+"""Exports: labels as CSV, JSON, COCO JSON or an ImageFolder zip (streamed chunk by chunk), and model
+versions as TorchScript or ONNX bundles with a model card and a predict example (built once, then cached).
+
+Background export jobs (progress, expiry) are in :mod:`labelapp.exports.background`; they call these."""
 
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import django_rq
 import numpy as np
@@ -48,12 +50,49 @@ from sslengine.export import (
 
 logger = logging.getLogger(__name__)
 
-LABEL_FORMATS = ("csv", "json", "imagefolder")
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json", "imagefolder": "application/zip"}
-EXTENSIONS = {"csv": "csv", "json": "json", "imagefolder": "zip"}
+LABEL_FORMATS = ("csv", "json", "coco", "imagefolder")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8", "json": "application/json", "coco": "application/json", "imagefolder": "application/zip",
+}
+EXTENSIONS = {"csv": "csv", "json": "json", "coco": "coco.json", "imagefolder": "zip"}
 CSV_COLUMNS = ("filename", "label", "source", "confidence", "annotator", "updated", "image_id")
 COPY_BUFFER = 1024 * 1024
 CHUNK_BYTES = 64 * 1024
+PROGRESS_WRITE_SECONDS = 0.5  # at most two progress writes a second (distillations, label exports)
+SPOOL_BYTES = 1024 * 1024  # COCO annotations are spooled in memory up to this size, then to a temp file
+
+ProgressCallback = Callable[[float, str], None]  # (fraction done 0..1, what is being done, for people)
+
+
+@dataclass
+class ExportProgress:
+    """Counts of a label export while it streams: rows written of ``total``, images left out.
+
+    ``report`` (if any) hears of the count at most twice a second (each call is a database write).
+    """
+
+    total: int = 0
+    rows: int = 0
+    skipped: int = 0
+    report: ProgressCallback | None = None
+
+    @property
+    def message(self) -> str:
+        text = f"{min(self.rows, self.total)} of {self.total} labels written"
+        return text + (f", {self.skipped} unreadable image(s) left out" if self.skipped else "")
+
+    def counted(self, rows: Iterable[LabelRow]) -> Iterator[LabelRow]:
+        """``rows`` unchanged, counted; ``report`` hears of the count at most every ``PROGRESS_WRITE_SECONDS``."""
+        last = time.perf_counter()
+        for row in rows:
+            yield row
+            self.rows += 1
+            if self.report is not None and time.perf_counter() - last >= PROGRESS_WRITE_SECONDS:
+                last = time.perf_counter()
+                self.report(min(self.rows / self.total, 1.0) if self.total else 1.0, self.message)
+
+    def skip(self) -> None:
+        self.skipped += 1
 
 
 class _Line:
@@ -120,16 +159,18 @@ class _ChunkSink:
         return data
 
 
-def _imagefolder_chunks(project: Project, rows: Iterable[LabelRow]) -> Iterator[bytes]:
-    """One folder per class; entry names come from :func:`archive_name` only (never from uploads)."""
+def _imagefolder_chunks(project: Project, rows: Iterable[LabelRow], progress: ExportProgress) -> Iterator[bytes]:
+    """One folder per class; entry names come from :func:`archive_name` only (never from uploads).
+    An image whose file cannot be opened is left out (logged and counted), never the whole export."""
     folders = class_folders(project)
     sink = _ChunkSink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
         for row in rows:
             try:
                 source = default_storage.open(row.stored_name, "rb")
-            except FileNotFoundError:
-                logger.warning("export of %s: image %s has no file %s", project.slug, row.image_id, row.stored_name)
+            except OSError as exc:
+                logger.warning("export of %s: image %s left out, file %s: %s", project.slug, row.image_id, row.stored_name, exc)
+                progress.skip()
                 continue
             updated = row.updated.astimezone(dt_timezone.utc)
             info = zipfile.ZipInfo(archive_name(row, folders), date_time=updated.timetuple()[:6])
@@ -154,15 +195,67 @@ def _coalesced(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def labels_export_chunks(*, project: Project, fmt: str, options: LabelOptions) -> Iterator[bytes]:
-    """The export in ``fmt`` as a lazy stream of byte chunks of about 64 KiB (for a file or an HTTP response)."""
-    rows = label_rows(project=project, options=options)
+def coco_category_id(class_index: int) -> int:
+    """COCO numbers categories from 1 (many readers take 0 for "background"): class index + 1."""
+    return class_index + 1
+
+
+def _coco_chunks(project: Project, rows: Iterable[LabelRow]) -> Iterator[bytes]:
+    """COCO's JSON layout for classification: ``images`` (id, file_name, width, height), ``categories``
+    (id, name, supercategory) and ``annotations`` (id, image_id, category_id), one per image, without
+    ``bbox``/``segmentation``/``area`` (there are no boxes). Departures from the detection format:
+    the annotation's ``attributes`` carry source, confidence, annotator and date (as CVAT's COCO export
+    carries attributes); ``file_name`` is the uploader's file name and ``id`` the app's image id.
+
+    One pass over the rows: images are streamed, annotations spooled (memory, then a temp file) and
+    appended, so both lists describe the same snapshot.
+    """
+    classes = list(project.classes.order_by("index").values_list("index", "name"))
+    header = {
+        "info": {
+            "description": f"{project.name}: image classification labels", "version": "1.0",
+            "year": timezone.now().year, "date_created": timezone.now().isoformat(), "contributor": project.slug,
+        },
+        "licenses": [],
+        "categories": [{"id": coco_category_id(index), "name": name, "supercategory": "none"} for index, name in classes],
+    }
+    yield json.dumps(header)[:-1].encode() + b', "images": ['
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as annotations:
+        separator = b""
+        for number, row in enumerate(rows, start=1):
+            image = {"id": row.image_id, "file_name": row.filename, "width": row.width, "height": row.height}
+            annotation = {
+                "id": number, "image_id": row.image_id, "category_id": coco_category_id(row.class_index),
+                "attributes": {
+                    "source": row.source, "confidence": row.confidence, "annotator": row.annotator,
+                    "updated": row.updated.isoformat(),
+                },
+            }
+            yield separator + json.dumps(image).encode()
+            annotations.write(separator + json.dumps(annotation).encode())
+            separator = b", "
+        yield b'], "annotations": ['
+        annotations.seek(0)
+        while chunk := annotations.read(CHUNK_BYTES):
+            yield chunk
+    yield b"]}\n"
+
+
+def labels_export_chunks(
+    *, project: Project, fmt: str, options: LabelOptions, progress: ExportProgress | None = None
+) -> Iterator[bytes]:
+    """The export in ``fmt`` as a lazy stream of byte chunks of about 64 KiB (for a file or an HTTP response).
+    ``progress`` (optional) counts the rows as they are written and the images left out."""
+    progress = progress if progress is not None else ExportProgress()
+    rows = progress.counted(label_rows(project=project, options=options))
     if fmt == "csv":
         return _coalesced(_csv_chunks(rows))
     if fmt == "json":
         return _coalesced(_json_chunks(project, options, rows))
+    if fmt == "coco":
+        return _coalesced(_coco_chunks(project, rows))
     if fmt == "imagefolder":
-        return _coalesced(_imagefolder_chunks(project, rows))
+        return _coalesced(_imagefolder_chunks(project, rows, progress))
     raise ValueError(f"unknown label format {fmt!r}; choose one of {', '.join(LABEL_FORMATS)}")
 
 
@@ -185,9 +278,11 @@ def _atomic_write(path: Path, chunks: Iterable[bytes]) -> Path:
     return path
 
 
-def labels_export_write(*, project: Project, fmt: str, options: LabelOptions, path: Path) -> Path:
+def labels_export_write(
+    *, project: Project, fmt: str, options: LabelOptions, path: Path, progress: ExportProgress | None = None
+) -> Path:
     """Write the export to ``path`` (temp file in the same folder, then renamed)."""
-    return _atomic_write(Path(path), labels_export_chunks(project=project, fmt=fmt, options=options))
+    return _atomic_write(Path(path), labels_export_chunks(project=project, fmt=fmt, options=options, progress=progress))
 
 
 # ---- model exports ----------------------------------------------------------------------------
@@ -223,23 +318,34 @@ def model_card_build(*, version: ModelVersion, meta: ExportMetadata, config: dic
     )
 
 
-def model_bundle_write(*, version: ModelVersion, fmt: str, directory: Path, variant: str = "trained") -> list[Path]:
+def _no_progress(fraction: float, message: str) -> None:
+    """The progress callback of a synchronous export (command line, direct download): nobody watches."""
+
+
+def model_bundle_write(
+    *, version: ModelVersion, fmt: str, directory: Path, variant: str = "trained", progress: ProgressCallback = _no_progress
+) -> list[Path]:
     """Write the model file, ``model_card.json``, ``model_card.md`` and ``predict.py`` of ``version`` into ``directory``.
 
     ``variant``: ``trained`` (the version's own network; an ONNX card gives its measured size and
-    latency), ``int8`` or ``distilled:<student>`` (see :func:`measured_bundle_write`).
+    latency), ``int8`` or ``distilled:<student>`` (see :func:`measured_bundle_write`). ``progress`` hears
+    of each stage (the stages are few and uneven: the fraction is coarse, the message says what runs).
     """
     if fmt not in MODEL_FORMATS:
         raise ValueError(f"unknown model format {fmt!r}; choose one of {', '.join(MODEL_FORMATS)}")
     if variant != "trained":
-        return measured_bundle_write(version=version, fmt=fmt, variant=variant, directory=directory)
+        return measured_bundle_write(version=version, fmt=fmt, variant=variant, directory=directory, progress=progress)
+    progress(0.05, f"loading the checkpoint of v{version.number}")
     trainer = Trainer.load(_checkpoint_path(version), device="cpu")
     classes = _class_names(version, trainer.config.num_classes)
     meta = ExportMetadata.for_trainer(trainer, classes=classes, version=version.number)
     card = model_card_build(version=version, meta=meta, config=trainer.config.to_dict())
     if fmt == "onnx":
+        progress(0.15, "reading the project's images for the latency measurement")
         images = evenly_spaced(cache_update(project=version.project).cache.images, 64)
+        progress(0.3, "exporting to ONNX, checking it and measuring its latency")
         return write_measured_onnx_bundle(trainer, directory, card, images, latency_seconds=LATENCY_SECONDS)
+    progress(0.3, f"writing the {fmt} model")
     return write_bundle(trainer, directory, card, fmt)
 
 
@@ -247,7 +353,9 @@ class VersionPruned(Exception):
     """The version's checkpoint was pruned (its row and metrics remain) and no export of it was built before."""
 
 
-def model_export_archive(*, version: ModelVersion, fmt: str, variant: str = "trained") -> Path:
+def model_export_archive(
+    *, version: ModelVersion, fmt: str, variant: str = "trained", progress: ProgressCallback = _no_progress
+) -> Path:
     """A zip of the bundle under ``EXPORT_DIR/<project id>/``, built on first request and reused after.
     An exported version is pinned: its checkpoint and predictions are never pruned.
 
@@ -274,7 +382,8 @@ def model_export_archive(*, version: ModelVersion, fmt: str, variant: str = "tra
     version_pin(version=version)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:
-        files = model_bundle_write(version=version, fmt=fmt, directory=Path(work), variant=variant)
+        files = model_bundle_write(version=version, fmt=fmt, directory=Path(work), variant=variant, progress=progress)
+        progress(0.95, "zipping the bundle")
         buffer_path = Path(work) / "bundle.zip"
         with zipfile.ZipFile(buffer_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for file in files:
@@ -301,7 +410,6 @@ DISTILL_QUEUE = "default"
 VARIANTS = ("trained", "int8", "distilled")  # what the export form offers; "distilled:<student>" picks one
 LATENCY_SECONDS = 0.5  # timed onnxruntime calls per batch size when a card measures latency
 AGREEMENT_IMAGES = 4096  # project images (evenly spaced) on which the int8 model is checked against fp32
-PROGRESS_WRITE_SECONDS = 0.5  # at most two progress writes a second
 
 
 class DistillationUnavailable(Exception):
@@ -450,13 +558,17 @@ def finished_distillation(*, version: ModelVersion, student: str) -> Distillatio
     return found
 
 
-def measured_bundle_write(*, version: ModelVersion, fmt: str, variant: str, directory: Path) -> list[Path]:
+def measured_bundle_write(
+    *, version: ModelVersion, fmt: str, variant: str, directory: Path, progress: ProgressCallback = _no_progress
+) -> list[Path]:
     """The bundle of ``variant``: ``int8`` (ONNX quantised, calibrated on the project's images) or
     ``distilled:<student>`` (the latest finished distillation), with measured size and latency."""
+    progress(0.05, "reading the project's images")
     images = cache_update(project=version.project).cache.images
     if variant == "int8":
         if fmt != "onnx":
             raise ValueError("int8 models are exported as ONNX only")
+        progress(0.2, "quantising to int8, checking agreement with fp32 and measuring latency")
         trainer = Trainer.load(_checkpoint_path(version), device="cpu")
         meta = ExportMetadata.for_trainer(trainer, classes=_class_names(version, trainer.config.num_classes), version=version.number)
         card = model_card_build(version=version, meta=meta, config=trainer.config.to_dict())
@@ -466,6 +578,7 @@ def measured_bundle_write(*, version: ModelVersion, fmt: str, variant: str, dire
     if student_name is None:
         raise ValueError(f"unknown model variant {variant!r}")
     distillation = finished_distillation(version=version, student=student_name)
+    progress(0.2, f"exporting the {student_name} student and measuring its latency")
     trainer = load_distillation(checkpoint_path(distillation.checkpoint), device="cpu")
     meta = ExportMetadata.for_trainer(trainer, classes=_class_names(version, trainer.config.num_classes), version=version.number)
     meta = replace(meta, algorithm=f"{version.algorithm}, distilled ({distillation.mode}) from {version.backbone}")

@@ -3,7 +3,7 @@ with another project's ids, by an outsider, and anonymously: 404 (or 302 to logi
 anonymous visitors, the same for a real and an unknown slug), and no row of the database changes.
 
 Objects: images, annotations, predictions, model versions (by number), memberships, exports (a
-model export of another project's version number), distillations, training switches; RQ job ids are never exposed.
+model export of another project's version number), distillations, background exports, training switches; RQ job ids are never exposed.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.apps import apps
 from django.test import Client
 from django.urls import get_resolver
 
-from labelapp.exports.models import Distillation
+from labelapp.exports.models import Distillation, ExportJob
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import Membership, Project, Role
@@ -80,6 +80,7 @@ def two_projects(project, other_project, reviewer):
     Distillation.objects.create(project=other_project, version=other_project.current_version, student="cnn-dw")
     invitation_create(project=other_project, username="pending-elsewhere", role=Role.ANNOTATOR,
                       invited_by=other_project.created_by)
+    ExportJob.objects.create(project=other_project, kind=ExportJob.Kind.LABELS, options={"format": "csv"})
     return project, other_project
 
 
@@ -111,6 +112,7 @@ def test_a_member_asking_for_another_projects_ids_in_urls_gets_404_and_nothing_c
         "number": [2, 3],  # versions that exist only in the other project
         "distillation_id": list(theirs.distillations.values_list("pk", flat=True)),
         "invitation_id": list(theirs.invitations.values_list("pk", flat=True)),
+        "export_id": list(theirs.export_jobs.values_list("pk", flat=True)),
     }
     before = snapshot()
     answers = {}

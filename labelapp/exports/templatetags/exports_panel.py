@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from labelapp.exports.forms import DistillForm
-from labelapp.exports.selectors import distilled_students, distillations_of
+from labelapp.exports.selectors import distilled_students, distillations_of, export_jobs_of
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import ModelVersion
@@ -30,5 +30,7 @@ def exports_panel(context: template.Context, project: Project) -> dict:
             distillations=distillations_of(project=project),
             distilled_students=distilled_students(project=project),
             distill_form=DistillForm(project=project),
+            export_jobs=export_jobs_of(project=project),
+            keep_hours=settings.EXPORT_KEEP_HOURS,
         )
     return context

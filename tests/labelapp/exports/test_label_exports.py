@@ -176,7 +176,7 @@ def test_class_folders_fall_back_to_index_prefixes_when_names_clash(project) -> 
     assert class_folders(project) == {0: "00_a_b", 1: "01_00_a_b", 2: "02_bag"}
 
 
-@pytest.mark.parametrize("fmt", ["csv", "json", "imagefolder"])
+@pytest.mark.parametrize("fmt", ["csv", "json", "coco", "imagefolder"])
 def test_export_labels_command_writes_each_format(trained_project, tmp_path, fmt) -> None:
     out = tmp_path / f"labels.{fmt}"
     stdout = io.StringIO()
@@ -184,6 +184,8 @@ def test_export_labels_command_writes_each_format(trained_project, tmp_path, fmt
     assert out.is_file() and "wrote" in stdout.getvalue()
     if fmt == "csv":
         assert read_csv(out) == expected_rows(trained_project, LabelOptions(include_pseudo=True))
+    if fmt == "coco":
+        assert len(json.loads(out.read_text())["annotations"]) == 11  # 9 human labels, 2 accepted pseudo-labels
 
 
 def test_export_labels_command_refuses_an_unknown_project(db, tmp_path) -> None:

@@ -108,6 +108,6 @@ def test_owner_label_download_streams_the_csv(trained_project, owner_client) -> 
 
 def test_export_buttons_show_on_the_project_page_for_owners_only(trained_project, owner_client, reviewer_client) -> None:
     page = owner_client.get(reverse("projects:detail", kwargs={"slug": "clothes"})).content.decode()
-    assert "Download labels" in page and "Download model" in page and 'value="1"' in page
+    assert "Export labels" in page and "Export model" in page and 'value="1"' in page
     page = reviewer_client.get(reverse("projects:detail", kwargs={"slug": "clothes"})).content.decode()
-    assert "Download labels" not in page
+    assert "Export labels" not in page

@@ -1,4 +1,4 @@
-"""``manage.py export_labels --project SLUG --format csv|json|imagefolder --out PATH``."""
+"""``manage.py export_labels --project SLUG --format csv|json|coco|imagefolder --out PATH`` (synchronous)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from labelapp.projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "Export a project's labels as CSV, JSON or an ImageFolder zip (streamed; any size)."
+    help = "Export a project's labels as CSV, JSON, COCO JSON or an ImageFolder zip (streamed; any size)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project", required=True, help="project slug")
