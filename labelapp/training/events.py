@@ -15,6 +15,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
+from labelapp.training import store
+
 logger = logging.getLogger(__name__)
 
 # The consumer's handler for group messages is ``project_event`` (Channels maps "." to "_").
@@ -124,3 +126,9 @@ def publish_membership_changed(project_id: int, user_id: int) -> None:
 def publish(project_id: int, event: Event | dict[str, Any]) -> None:
     """Send ``event`` to every open page of the project (from sync code: views, services, jobs)."""
     _group_send(project_id, {"type": GROUP_MESSAGE_TYPE, "event": dict(event)})
+
+
+def announce(project_id: int, event: Event) -> None:
+    """Publish to open pages and remember it for the status endpoint."""
+    store.progress_set(project_id, dict(event))
+    publish(project_id, event)

@@ -7,7 +7,7 @@ sockets of the project (on commit).
 
 Connected in :meth:`labelapp.training.apps.TrainingConfig.ready`. Bulk writes (``bulk_create``,
 ``update``) send no signal: code that writes labels in bulk calls
-:func:`labelapp.training.services.round_enqueue_on_commit` itself, and memberships are written one by one
+:func:`labelapp.training.chain.round_enqueue_on_commit` itself, and memberships are written one by one
 (``labelapp.projects.services``, the admin, cascades when a user or project is deleted).
 """
 
@@ -19,8 +19,8 @@ from django.db import transaction
 
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import Membership
+from labelapp.training.chain import propagation_enqueue_on_commit, round_enqueue_on_commit
 from labelapp.training.events import publish_membership_changed
-from labelapp.training.services import propagation_enqueue_on_commit, round_enqueue_on_commit
 
 
 def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:

@@ -24,7 +24,7 @@ from labelapp.images.models import Image
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation, Source
 from labelapp.projects.models import LabelClass, Project
-from labelapp.training import cache, services, store
+from labelapp.training import cache, resume, services, store
 
 REPO = Path(__file__).resolve().parents[3]
 NPZ = REPO / "tests" / "data" / "fashion_mnist_small.npz"
@@ -99,8 +99,8 @@ def clean_training_state():
     """Project ids repeat between tests: forget the locks, queued rounds, jobs, files and warm state of earlier tests."""
     for folder in (settings.CACHE_DIR, settings.CHECKPOINT_DIR):
         shutil.rmtree(folder, ignore_errors=True)
-    services._warm = None
-    services._warm_pretrainer = None
+    resume._warm = None
+    resume._warm_pretrainer = None
     cache._warm.clear()
     conn = store.connection()
     for name in conn.scan_iter("labelapp:training:*"):

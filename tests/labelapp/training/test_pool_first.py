@@ -18,6 +18,7 @@ from labelapp.labeling.models import QueueRank
 from labelapp.labeling.services import CLUSTER_HEAD, annotation_submit, queue_order_build
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import services
+from labelapp.training.cache import project_cache_dir
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import publish_lock
 from labelapp.training.models import ModelVersion, Prediction
@@ -178,7 +179,7 @@ def test_a_restarted_worker_resumes_pretraining_from_its_checkpoint(project, poo
 
 def test_a_round_leaves_the_temp_files_of_a_publishing_propagation_alone(project, pool):
     run_training_round(project.pk, steps=3)
-    in_flight = services.project_cache_dir(project.pk) / ".embeddings-v2.npz.k3j9x.tmp"  # a propagation's atomic write
+    in_flight = project_cache_dir(project.pk) / ".embeddings-v2.npz.k3j9x.tmp"  # a propagation's atomic write
     outcome: list[str] = []
     with publish_lock(project.pk):  # the propagation publishes
         in_flight.write_bytes(b"half")
