@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from labelapp.images.selectors import image_counts
 from labelapp.projects import forms, services
 from labelapp.projects.models import Membership, Project, Role
 from labelapp.projects.selectors import get_project_for_user, projects_for_user, role_of
@@ -52,7 +51,6 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "is_owner": role == Role.OWNER,
         "can_upload": role in (Role.OWNER, Role.REVIEWER),
         "classes": project.classes.all(),
-        "counts": image_counts(project=project),
     })
 
 

@@ -28,7 +28,6 @@ from django.utils import timezone
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
-from labelapp.labeling.services import queue_order_build
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import events, metrics, resume, store
 from labelapp.training.cache import (
@@ -49,6 +48,7 @@ from labelapp.training.resume import (
     trainer_resume,
 )
 from labelapp.training.selectors import version_embeddings
+from labelapp.training.signals import version_ready
 from labelapp.training.versions import (
     PREDICTION_BATCH,
     Publication,
@@ -456,7 +456,7 @@ def round_run(
     pruned = versions_prune(project=project)
     logger.info("project %s: v%s (%s) is current (%s); %s old versions' bulky data pruned", project.pk, version.number,
                 version.kind, version.timings, pruned)
-    queue_order_build(project=project)  # rank the label queue now (round_execute announces the version after the lock)
+    version_ready.send(ModelVersion, project=project, version=version)  # before round_execute announces it
     if Annotation.objects.filter(project=project, updated_at__gt=labels.read_at).exists():
         propagation_enqueue(project_id=project.pk)  # labels given during the round reach predictions in seconds
     return version

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from labelapp.labeling.services import queue_order_build
 from labelapp.projects.models import Project
 from labelapp.training import events
 from labelapp.training.cache import (
@@ -32,6 +31,7 @@ from labelapp.training.cache import (
 )
 from labelapp.training.locks import RoundLock, publish_lock, round_lock
 from labelapp.training.models import ModelVersion, Prediction
+from labelapp.training.signals import version_ready
 from sslengine import Predictions
 from sslengine.checkpoint import atomic_write
 
@@ -244,7 +244,7 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
                 locked.current_version = version
                 locked.save(update_fields=["current_version"])
         project.current_version = version
-        queue_order_build(project=project)
+        version_ready.send(ModelVersion, project=project, version=version)
     counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
     events.announce(project.pk, events.version_ready(version.number, counts))
     return version
@@ -265,8 +265,9 @@ def temp_files_delete(*, project: Project) -> int:
 
 
 def version_announce(*, project: Project, version: ModelVersion) -> None:
-    """Rank the label queue of the new current version (so no annotator waits for it), then tell open pages
-    (a label propagation's version; a round's is announced by :func:`round_execute` once its lock is free)."""
-    queue_order_build(project=project)
+    """Let the apps above prepare for the new current version (``version_ready``: the labeling app ranks its
+    label queue, so no annotator waits for it), then tell open pages (a label propagation's version; a
+    round's is announced by :func:`~labelapp.training.rounds.round_execute` once its lock is free)."""
+    version_ready.send(ModelVersion, project=project, version=version)
     counts = {"human": version.human_labels, "pseudo": version.pseudo_labels, "images": version.images}
     events.announce(project.pk, events.version_ready(version.number, counts))
