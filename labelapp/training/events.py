@@ -1,7 +1,9 @@
 """Typed events sent to a project's Channels group; browsers receive them over ``ws/p/<slug>/``.
 
 Events are small on purpose: a page that needs more re-fetches ``/p/<slug>/training/status/``.
-Any app may publish, e.g. ``publish(project_id, labels_changed())``.
+Any app may publish, e.g. ``publish(project_id, version_ready(3, counts))``. New labels reach open pages
+through the label propagation they queue while training is on (its ``version.ready`` refreshes counts and
+panels), else at the pages' next refresh.
 """
 
 from __future__ import annotations
@@ -52,11 +54,7 @@ class RoundFailed(TypedDict):
     error: str
 
 
-class LabelsChanged(TypedDict):
-    type: Literal["labels.changed"]
-
-
-Event = RoundStarted | RoundProgress | VersionReady | RoundFailed | LabelsChanged
+Event = RoundStarted | RoundProgress | VersionReady | RoundFailed
 
 
 def group_name(project_id: int) -> str:
@@ -84,10 +82,6 @@ def version_ready(version: int, counts: dict[str, int]) -> VersionReady:
 
 def round_failed(error: str) -> RoundFailed:
     return {"type": "round.failed", "error": error[:500]}
-
-
-def labels_changed() -> LabelsChanged:
-    return {"type": "labels.changed"}
 
 
 def _group_send(project_id: int, message: dict[str, Any]) -> None:
