@@ -20,8 +20,8 @@ from django.db import connection
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation
 from labelapp.lib import embedded_redis
+from tests.helpers.training import worker_env
 from tests.labelapp.images.helpers import demo_pngs
-from tests.labelapp.training.conftest import worker_env
 from tests.reliability.servers import (
     CSRF,
     REPO,

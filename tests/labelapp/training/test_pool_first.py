@@ -11,7 +11,6 @@ import pytest
 import torch
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from sslengine import Predictions, Pretrainer, select_indices
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import QueueRank
@@ -23,8 +22,9 @@ from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import publish_lock
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import training_status, version_embeddings
-from tests.labelapp.training.conftest import add_images, run_burst_in_process, start_worker
-from tests.labelapp.training.test_live import communicator
+from sslengine import Predictions, Pretrainer, select_indices
+from tests.helpers.sockets import socket_for
+from tests.helpers.training import add_images, run_burst_in_process, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,7 +129,7 @@ def test_enough_labels_train_the_ssl_model_from_the_pretrained_encoder(project, 
             submit(project, image, name, owner)  # 2 per class: TRAINING_SSL_MIN_LABELS_PER_CLASS
 
     async def scenario() -> list[dict]:
-        socket = communicator(project.slug, annotator_client)
+        socket = socket_for(project.slug, annotator_client)
         assert (await socket.connect())[0]
         await database_sync_to_async(run_training_round)(project.pk, steps=3)
         received = []

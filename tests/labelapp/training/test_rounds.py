@@ -5,7 +5,6 @@ from __future__ import annotations
 import django_rq
 import pytest
 from django.db.models import Count
-from sslengine import Trainer
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import QueueOrder
@@ -15,7 +14,8 @@ from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import version_embeddings
-from tests.labelapp.training.conftest import run_burst_in_process, start_worker
+from sslengine import Trainer
+from tests.helpers.training import run_burst_in_process, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
