@@ -40,7 +40,7 @@ def project_round_seconds(project: Project) -> int:
 
 def round_job_timeout(*, seconds: float | None) -> int:
     """RQ timeout of a round job: well above its training budget (cache, inference and writes come on top)."""
-    default = int(settings.RQ_QUEUES[store.QUEUE_NAME]["DEFAULT_TIMEOUT"])
+    default = int(str(settings.RQ_QUEUES[store.QUEUE_NAME]["DEFAULT_TIMEOUT"]))
     return max(default, int(3 * (seconds or 0)) + 600)
 
 

@@ -158,7 +158,7 @@ def trainer_from_encoder(*, project: Project, trainer: Trainer) -> bool:
         return False
     warm = _warm_pretrainer
     same = warm is not None and warm.project_id == project.pk and warm.checkpoint == file_identity(path)
-    pretrainer = warm.pretrainer if same else Pretrainer.load(path)
+    pretrainer = warm.pretrainer if warm is not None and same else Pretrainer.load(path)
     if not _same_pretrain_config(pretrainer.config, PretrainConfig(
         backbone=trainer.config.backbone, in_channels=trainer.config.in_channels, image_size=trainer.config.image_size
     )):

@@ -58,7 +58,7 @@ from labelapp.training.versions import (
     version_publish,
     versions_prune,
 )
-from sslengine import FitResult, Predictions, Trainer, embedding_quality
+from sslengine import FitResult, Predictions, PretrainResult, Trainer, embedding_quality
 from sslengine.pretext import KNN_NEIGHBOURS
 from sslengine.propagation import propagate
 
@@ -203,7 +203,7 @@ def round_metrics(
     base: ModelVersion | None,
     cache: ImageCache,
     predictions: Predictions,
-    fit: FitResult,
+    fit: FitResult | PretrainResult,
     num_classes: int,
     labels_until: datetime,
 ) -> dict:
@@ -442,13 +442,14 @@ def round_run(
     names = class_names(project=project)
     num_classes = max(2, max(names) + 1)
     phase = round_phase(base=base, labels=len(labels.rows), images=len(cache), classes=len(names))
-    budget = {"steps": steps, "seconds": seconds, "timings": timings}
     if phase == PRETRAIN:
         events.announce(project.pk, events.round_started(version_next_number(project=project), PRETRAIN_ACTIVITY))
-        publication = round_pretrain(project=project, base=base, cache=cache, labels=labels, num_classes=num_classes, **budget)
+        publication = round_pretrain(project=project, base=base, cache=cache, labels=labels, num_classes=num_classes,
+                                     steps=steps, seconds=seconds, timings=timings)
         trainer = None
     else:
-        publication, trainer = round_train(project=project, base=base, cache=cache, labels=labels, num_classes=num_classes, **budget)
+        publication, trainer = round_train(project=project, base=base, cache=cache, labels=labels, num_classes=num_classes,
+                                           steps=steps, seconds=seconds, timings=timings)
     version = version_publish(project=project, publication=publication, timings=timings, started=started, lock=lock)
     if trainer is not None:
         resume.trainer_keep_warm(project_id=project.pk, trainer=trainer, path=checkpoint_path(version.checkpoint))
@@ -516,7 +517,7 @@ def propagation_run(*, project_id: int) -> ModelVersion | None:
         project = Project.objects.select_related("current_version").filter(pk=project_id).first()
         current = project.current_version if project else None
         stored = version_embeddings(current) if current else None
-        if stored is None:
+        if project is None or current is None or stored is None:
             return None
         ids, embeddings = stored
         live = np.isin(ids, np.array(Image.objects.filter(project=project).values_list("id", flat=True), dtype=np.int64))

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -77,7 +78,11 @@ def file_share(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:
-        atomic_write(target, lambda handle: handle.write(source.read_bytes()))
+
+        def copy(handle: BinaryIO) -> None:
+            handle.write(source.read_bytes())
+
+        atomic_write(target, copy)
 
 
 def version_next_number(*, project: Project) -> int:
@@ -105,10 +110,8 @@ def version_publish(
                                    lock=lock, held=True)
     mark = time.perf_counter()
     current = Project.objects.select_related("current_version").get(pk=project.pk).current_version
-    versions_delete(
-        project=project,
-        versions=ModelVersion.objects.filter(finished_at__isnull=True).exclude(pk=current.pk if current else None),
-    )
+    unfinished = ModelVersion.objects.filter(finished_at__isnull=True)
+    versions_delete(project=project, versions=unfinished.exclude(pk=current.pk) if current else unfinished)
     number = version_next_number(project=project)
     carried = current.total_seconds if current is not None else 0.0
     fields = {
@@ -205,7 +208,7 @@ def versions_prune(*, project: Project, keep: int | None = None) -> int:
     doomed = list(
         finished.filter(pruned_at__isnull=True, pinned=False)
         .exclude(pk__in=newest)
-        .exclude(pk=project.current_version_id)
+        .exclude(pk__in=[project.current_version_id] if project.current_version_id else [])
     )
     for version in doomed:
         Prediction.objects.filter(version=version).delete()
