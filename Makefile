@@ -1,10 +1,10 @@
-# The two commands: `make run` and `make test` (see README.md).
+# The two commands: `make run` and `make test` (see README.md); `make lint` runs before the tests in CI.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv
+.PHONY: run test lint venv
 
 venv: $(STAMP)
 
@@ -18,3 +18,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The import contracts (layers; the engine never imports the app or Django), ruff and mypy: README "Architecture".
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check labelapp sslengine tests benchmarks
+	$(PY) -m mypy

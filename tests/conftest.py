@@ -7,8 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from labelapp.projects.models import LabelClass, Membership, Project, Role
-
-PASSWORD = "correct-horse-battery-staple"
+from tests.helpers.accounts import logged_in, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +22,6 @@ def fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
-
-
-def make_user(username: str) -> User:
-    return User.objects.create_user(username=username, password=PASSWORD, email=f"{username}@example.com")
 
 
 @pytest.fixture
@@ -66,12 +61,6 @@ def other_project(outsider: User) -> Project:
     LabelClass.objects.create(project=project, index=0, name="cat", hotkey="1")
     Membership.objects.create(project=project, user=outsider, role=Role.OWNER)
     return project
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

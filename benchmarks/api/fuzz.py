@@ -50,7 +50,7 @@ def seed() -> dict[str, str]:
 
     from labelapp.api.services import api_token_create
     from labelapp.projects.models import LabelClass, Membership, Project, Role
-    from tests.conftest import make_user
+    from tests.helpers.accounts import make_user
     from tests.labelapp.exports.helpers import tiny_model_train, trained_project_fill
 
     call_command("migrate", verbosity=0)

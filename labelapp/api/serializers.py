@@ -8,8 +8,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 
-from labelapp.exports.selectors import LabelOptions
-from labelapp.exports.services import LABEL_FORMATS, MODEL_FORMATS
 from labelapp.images.models import Image
 from labelapp.labeling.inputs import (  # noqa: F401  (the API's request bodies are the web endpoints' ones)
     AnnotationSubmitSerializer,
@@ -23,7 +21,6 @@ from labelapp.lib.inputs import id_field
 from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.selectors import role_of
 from labelapp.training.models import ModelVersion, Prediction
-from sslengine import list_backbones
 
 
 
@@ -211,43 +208,6 @@ class PredictionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Prediction
         fields = ["image", "predicted_index", "confidence", "margin", "entropy", "probs"]
-
-
-class LabelExportQuerySerializer(serializers.Serializer):
-    """Query of a label export (the project page's button sends the same parameters)."""
-
-    format = serializers.ChoiceField(choices=LABEL_FORMATS)
-    include_pseudo = serializers.BooleanField(default=False, help_text="Add accepted pseudo-labels.")
-    include_predictions = serializers.BooleanField(
-        default=False, help_text="Add unreviewed predictions at or above τ, flagged with source 'prediction'."
-    )
-
-    def options(self) -> LabelOptions:
-        return LabelOptions(self.validated_data["include_pseudo"], self.validated_data["include_predictions"])
-
-
-class ModelExportQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=MODEL_FORMATS)
-    version = version_field(required=False, help_text="Default: the current version.")
-    variant = serializers.CharField(
-        required=False, default="trained", max_length=60,
-        help_text="trained (default), int8 (ONNX, quantised) or distilled:<student backbone> (a finished distillation).",
-    )
-
-    def validate_variant(self, value: str) -> str:
-        if value in ("trained", "int8"):
-            return value
-        kind, _, student = value.partition(":")
-        if kind == "distilled" and student in list_backbones():
-            return value
-        raise serializers.ValidationError(
-            f"choose trained, int8 or distilled:<student> with a student among {', '.join(list_backbones())}"
-        )
-
-    def validate(self, data: dict) -> dict:
-        if data.get("variant") == "int8" and data.get("format") != "onnx":
-            raise serializers.ValidationError({"variant": "int8 models are exported as ONNX only"})
-        return data
 
 
 class TrainingStateSerializer(serializers.Serializer):

@@ -23,15 +23,15 @@ from labelapp.api.models import ApiToken
 from labelapp.api.pagination import ViewCursorPagination
 from labelapp.api.permissions import ProjectScoped
 from labelapp.api.services import api_token_create, api_token_revoke
-from labelapp.exports.views import DOWNLOADS
+from labelapp.exports.downloads import DOWNLOADS, LabelExportQuerySerializer, ModelExportQuerySerializer
 from labelapp.images.models import Image
 from labelapp.images.services import image_add, uploads_import
 from labelapp.images.sources import import_limits
 from labelapp.images.views import UPLOAD_ROLE
-from labelapp.images.views import _serve as serve_image_file  # the images app's headers for member-only files
 from labelapp.labeling import services as labeling
 from labelapp.labeling.models import Annotation
 from labelapp.labeling.selectors import current_version, review_queue
+from labelapp.lib.files import member_file_response
 from labelapp.lib.images import CONTENT_TYPES, InvalidImage
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import get_project_for_user, has_role, projects_for_user
@@ -144,8 +144,8 @@ class ImageContent(ProjectScoped, APIView):
     def get(self, request: Request, slug: str, image_id: int) -> FileResponse:
         image = get_object_or_404(Image, project=self.project, pk=image_id)
         if self.content == "thumbnail":
-            return serve_image_file(image.thumbnail, "image/png")
-        return serve_image_file(image.file, CONTENT_TYPES[image.format])
+            return member_file_response(image.thumbnail, "image/png")
+        return member_file_response(image.file, CONTENT_TYPES[image.format])
 
 
 class NextImage(ProjectScoped, APIView):
@@ -312,7 +312,7 @@ class ExportDownload(ProjectScoped, APIView):
 
 
 @extend_schema_view(get=extend_schema(
-    parameters=[s.LabelExportQuerySerializer],
+    parameters=[LabelExportQuerySerializer],
     responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/json"): OpenApiTypes.BINARY,
                (200, "application/zip"): OpenApiTypes.BINARY},
 ))
@@ -323,7 +323,7 @@ class ExportLabels(ExportDownload):
 
 
 @extend_schema_view(get=extend_schema(
-    parameters=[s.ModelExportQuerySerializer],
+    parameters=[ModelExportQuerySerializer],
     responses={(200, "application/zip"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No such version"),
                410: OpenApiResponse(description="The version was pruned: its checkpoint is gone")},
 ))

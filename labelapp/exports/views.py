@@ -4,113 +4,23 @@ REST API serves the same table)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-
-from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    HttpResponseBadRequest,
-    JsonResponse,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.http.response import HttpResponseBase
-from django.utils.http import content_disposition_header
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.serializers import Serializer
 
-from labelapp.api.serializers import LabelExportQuerySerializer, ModelExportQuerySerializer
 from labelapp.exports.background import ExportUnavailable, export_job_file, export_job_start
+from labelapp.exports.downloads import DOWNLOADS, FileDownload
 from labelapp.exports.forms import DistillForm
 from labelapp.exports.models import Distillation, ExportJob
-from labelapp.exports.selectors import LabelOptions, distillation_state, export_job_state, version_for_export
-from labelapp.exports.services import (
-    CONTENT_TYPES,
-    DistillationUnavailable,
-    distillation_start,
-    labels_export_chunks,
-    VersionPruned,
-    labels_export_filename,
-    model_export_archive,
-    model_export_filename,
-)
+from labelapp.exports.selectors import distillation_state, export_job_state
+from labelapp.exports.services import CONTENT_TYPES, distillation_start
 from labelapp.lib.inputs import error_text
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import get_project_for_user
-from labelapp.training.models import ModelVersion
-
-
-class ChunkByChunk:
-    """Serve a synchronous iterator one chunk at a time under ASGI too.
-
-    Django's ``StreamingHttpResponse.__aiter__`` turns a synchronous iterator into a list first (the
-    whole export in memory); here each chunk is pulled with ``sync_to_async`` in the request's thread,
-    where the export's database cursor lives. Under WSGI nothing changes.
-    """
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = iter(self.streaming_content)
-        while (chunk := await sync_to_async(next)(chunks, None)) is not None:
-            yield chunk
-
-
-class StreamingDownload(ChunkByChunk, StreamingHttpResponse):
-    """A generated download (label exports)."""
-
-
-class FileDownload(ChunkByChunk, FileResponse):
-    """A file download (model bundles)."""
-
-
-def labels_response(project: Project, fmt: str, options: LabelOptions) -> StreamingHttpResponse:
-    """A streaming download of the project's labels in ``fmt``."""
-    response = StreamingDownload(
-        labels_export_chunks(project=project, fmt=fmt, options=options), content_type=CONTENT_TYPES[fmt]
-    )
-    response["Content-Disposition"] = content_disposition_header(True, labels_export_filename(project=project, fmt=fmt))
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def model_response(version: ModelVersion, fmt: str, variant: str = "trained") -> HttpResponse:
-    """The zip of model + card + predict example of ``version``; 410 with the reason when it was pruned,
-    404 when its checkpoint (or the asked-for distillation) is gone otherwise."""
-    try:
-        path = model_export_archive(version=version, fmt=fmt, variant=variant)
-    except VersionPruned as exc:
-        return HttpResponse(str(exc), status=410, content_type="text/plain; charset=utf-8")
-    except (FileNotFoundError, ValueError, DistillationUnavailable) as exc:  # checkpoint gone, classes changed, not distilled
-        raise Http404(str(exc)) from exc
-    return FileDownload(
-        path.open("rb"), as_attachment=True, filename=model_export_filename(version=version, fmt=fmt, variant=variant),
-        content_type="application/zip",
-    )
-
-
-def labels_query_response(project: Project, query: LabelExportQuerySerializer) -> StreamingHttpResponse:
-    """The label download a validated query asks for."""
-    return labels_response(project, query.validated_data["format"], query.options())
-
-
-def model_query_response(project: Project, query: ModelExportQuerySerializer) -> FileResponse:
-    """The model download a validated query asks for (404 when there is no such version)."""
-    version = version_for_export(project=project, number=query.validated_data.get("version"))
-    if version is None:
-        raise Http404("No such model version.")
-    return model_response(version, query.validated_data["format"], query.validated_data["variant"])
-
-
-# kind → (query serializer, response builder); the REST API's export endpoints use the same table.
-DOWNLOADS: dict[str, tuple[type[Serializer], Callable]] = {
-    "labels": (LabelExportQuerySerializer, labels_query_response),
-    "model": (ModelExportQuerySerializer, model_query_response),
-}
 
 
 @login_required

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from labelapp.images.services import ImportResult, image_label_human, images_import
+from labelapp.images.services import ImportResult, images_import, images_label
 from labelapp.images.sources import SourceFile, folder_label, import_limits, iter_zip, zip_member_count
 from labelapp.projects.models import Project
 from labelapp.projects.services import default_class_specs, project_create
@@ -67,9 +67,11 @@ def _label_first(
     per_class: int,
 ) -> None:
     """Give the first ``per_class`` images of each class folder their human label."""
-    classes = {label_class.name: label_class for label_class in project.classes.all()}
+    classes = dict(project.classes.values_list("name", "pk"))
     labeled: dict[str, int] = defaultdict(int)
+    labels: list[tuple[int, int]] = []
     for folder, result in zip(folders, results):
         if result.image_id is not None and folder in classes and labeled[folder] < per_class:
-            image_label_human(image=project.images.get(pk=result.image_id), label_class=classes[folder], user=owner)
+            labels.append((result.image_id, classes[folder]))
             labeled[folder] += 1
+    images_label(project=project, labels=labels, user=owner)

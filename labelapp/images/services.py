@@ -8,27 +8,28 @@ import io
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable
-from itertools import chain
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import chain
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import UploadedFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from PIL import Image as PILImage
 
 from labelapp.images.models import Image
+from labelapp.images.signals import images_labeled
 from labelapp.images.sources import SourceFile, folder_label, import_limits, iter_upload, request_budget
-from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.images import InvalidImage, check_image
 from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.services import label_class_add
 
 THUMBNAIL_SIZE = 128
+LABEL_BATCH = 500  # folder labels saved per bulk write during an import
 
 
 def display_name(name: str) -> str:
@@ -139,7 +140,7 @@ class _FolderClasses:
         self.project = project
         self.by_name = {label_class.name.lower(): label_class for label_class in project.classes.all()}
         self.by_owner = by_owner
-        self.may_create = by_owner and not Annotation.objects.filter(project=project).exists()
+        self.may_create = by_owner and not project.annotations.exists()
         self.created: list[str] = []
 
     def check(self, folder: str) -> None:
@@ -180,18 +181,25 @@ def images_import(
     """Import many files; a bad file is refused with a reason and never stops the rest.
 
     With ``labels_from_folders`` the name of the folder holding each file (ImageFolder layout)
-    becomes a human label (``labeling.Annotation``, source "human", annotator ``user``).
+    becomes a human label by ``user``, saved in batches of ``LABEL_BATCH`` (:func:`images_label`).
     Files at the top level of the source are imported unlabeled. ``may_create_classes`` is False
     for anyone but the project's owners (web uploads pass the caller's right; commands run by the
     server's operator keep the default).
     """
     report = ImportReport()
     folder_classes = _FolderClasses(project, by_owner=may_create_classes) if labels_from_folders else None
+    labels: list[tuple[int, int]] = []
     for source in files:
-        result = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
+        result, label_class = _import_one(project=project, source=source, user=user, folder_classes=folder_classes)
+        if label_class is not None and result.image_id is not None:
+            labels.append((result.image_id, label_class.pk))
+        if len(labels) >= LABEL_BATCH:
+            images_label(project=project, labels=labels, user=user)
+            labels = []
         report.results.append(result)
         if on_result is not None:
             on_result(result)
+    images_label(project=project, labels=labels, user=user)
     if folder_classes is not None:
         report.created_classes = folder_classes.created
     return report
@@ -199,38 +207,40 @@ def images_import(
 
 def _import_one(
     *, project: Project, source: SourceFile, user: AbstractBaseUser | None, folder_classes: _FolderClasses | None
-) -> ImportResult:
+) -> tuple[ImportResult, LabelClass | None]:
+    """One file added (or refused), and the class its folder names when it is to be labeled."""
     name = display_name(source.name)
     if source.data is None:
-        return ImportResult(name, ImportStatus.REFUSED, source.error)
+        return ImportResult(name, ImportStatus.REFUSED, source.error), None
     folder = folder_label(source.name) if folder_classes is not None else None
     try:
         if folder_classes is not None and folder:
             folder_classes.check(folder)
         image, created = image_add(project=project, name=source.name, data=source.data, user=user)
     except InvalidImage as exc:
-        return ImportResult(name, ImportStatus.REFUSED, str(exc))
+        return ImportResult(name, ImportStatus.REFUSED, str(exc)), None
     except ValidationError as exc:
-        return ImportResult(name, ImportStatus.REFUSED, " ".join(exc.messages))
+        return ImportResult(name, ImportStatus.REFUSED, " ".join(exc.messages)), None
     if not created:
-        return ImportResult(name, ImportStatus.DUPLICATE, "same content as an image already in the project", image.pk)
+        duplicate = ImportResult(name, ImportStatus.DUPLICATE, "same content as an image already in the project", image.pk)
+        return duplicate, None
     if folder_classes is None or not folder:
-        return ImportResult(name, ImportStatus.ADDED, image_id=image.pk)
+        return ImportResult(name, ImportStatus.ADDED, image_id=image.pk), None
     try:
         label_class = folder_classes.resolve(folder)
     except ValidationError as exc:
-        return ImportResult(name, ImportStatus.ADDED, f"imported unlabeled: {' '.join(exc.messages)}", image.pk)
-    image_label_human(image=image, label_class=label_class, user=user)
-    return ImportResult(name, ImportStatus.ADDED, image_id=image.pk, label=label_class.name)
+        return ImportResult(name, ImportStatus.ADDED, f"imported unlabeled: {' '.join(exc.messages)}", image.pk), None
+    return ImportResult(name, ImportStatus.ADDED, image_id=image.pk, label=label_class.name), label_class
 
 
-def image_label_human(*, image: Image, label_class: LabelClass, user: AbstractBaseUser | None) -> Annotation:
-    """Give a newly imported image a human label (imports never overwrite an existing label)."""
-    annotation, _ = Annotation.objects.get_or_create(
-        image=image,
-        defaults={"project": image.project, "label_class": label_class, "source": Source.HUMAN, "annotator": user},
-    )
-    return annotation
+def images_label(*, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None) -> None:
+    """Hand the labels an import found for its new images, ``(image id, label class id)``, to the app that
+    saves labels (the ``images_labeled`` receiver: human labels with their history; a label given since
+    is kept, imports never overwrite one)."""
+    if not labels:
+        return
+    if not images_labeled.send(Image, project=project, labels=labels, user=user):
+        raise ImproperlyConfigured("no app saves imported labels (labelapp.labeling is not installed)")
 
 
 def uploads_import(

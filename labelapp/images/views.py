@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from labelapp.images import selectors, services
 from labelapp.images.models import Image
+from labelapp.lib.files import member_file_response
 from labelapp.lib.images import CONTENT_TYPES
 from labelapp.lib.inputs import ImagePageQuerySerializer, InvalidInput, validated
 from labelapp.projects.models import Role
@@ -57,21 +58,13 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
     return JsonResponse(report.as_dict())
 
 
-def _serve(path_field, content_type: str) -> FileResponse:
-    response = FileResponse(path_field.open("rb"), content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
-
-
 @login_required
 @require_GET
 def image_file(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
     """The original, to project members only, with the content type of the format found by content."""
     project = get_project_for_user(request.user, slug)
     image = get_object_or_404(Image, project=project, pk=image_id)
-    return _serve(image.file, CONTENT_TYPES[image.format])
+    return member_file_response(image.file, CONTENT_TYPES[image.format])
 
 
 @login_required
@@ -80,4 +73,4 @@ def image_thumbnail(request: HttpRequest, slug: str, image_id: int) -> FileRespo
     """The PNG thumbnail, to project members only."""
     project = get_project_for_user(request.user, slug)
     image = get_object_or_404(Image, project=project, pk=image_id)
-    return _serve(image.thumbnail, "image/png")
+    return member_file_response(image.thumbnail, "image/png")

@@ -8,9 +8,19 @@ class LabelingConfig(AppConfig):
 
     def ready(self) -> None:
         from labelapp.images.models import Image
+        from labelapp.images.signals import images_labeled
         from labelapp.labeling.models import Annotation, ReviewDecision
-        from labelapp.labeling.signals import counted_row_changed
+        from labelapp.labeling.signals import (
+            annotation_saved,
+            counted_row_changed,
+            imported_labels_save,
+            queue_rank_for_version,
+        )
+        from labelapp.training.signals import version_ready
 
         for model in (Annotation, ReviewDecision, Image):
             for name, signal in (("saved", post_save), ("deleted", post_delete)):
                 signal.connect(counted_row_changed, sender=model, dispatch_uid=f"counts-{model.__name__}-{name}")
+        post_save.connect(annotation_saved, sender=Annotation, dispatch_uid="training-annotation-saved")
+        version_ready.connect(queue_rank_for_version, dispatch_uid="labeling-queue-order")
+        images_labeled.connect(imported_labels_save, dispatch_uid="labeling-imported-labels")

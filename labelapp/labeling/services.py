@@ -38,6 +38,7 @@ from labelapp.labeling.models import (
 )
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import store
+from labelapp.training.chain import propagation_enqueue_on_commit, round_enqueue_on_commit
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import version_embeddings
 from sslengine import Predictions, list_strategies, select_indices
@@ -339,6 +340,49 @@ def annotation_submit(
         _record(annotation=annotation, image=image, user=user, action=AnnotationEvent.Action.LABELED, previous=previous)
         ImageLease.objects.filter(image=image, user=user).delete()
     return annotation
+
+
+def annotations_import(
+    *, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None
+) -> list[Annotation]:
+    """The bulk variant of :func:`annotation_submit` for labels that arrive with new images (an ImageFolder
+    import, the demo seed; the images app hands them over with its ``images_labeled`` signal).
+
+    Each ``(image id, label class id)`` becomes a human label by ``user`` with its ``labeled`` history
+    event, so it shows in the history and its author can undo it like any label. Imports never
+    overwrite: an image labeled meanwhile keeps its label (and the pair is skipped). The images are locked
+    as :func:`annotation_submit` locks them, and a bulk insert sends no signal, so the receivers' work is
+    done here: the cached counts are forgotten, a round and a label propagation are queued on commit.
+    Returns the labels saved.
+    """
+    wanted = dict(labels)  # one label per image (the last given)
+    classes = set(LabelClass.objects.filter(project=project, pk__in=set(wanted.values())).values_list("pk", flat=True))
+    if set(wanted.values()) - classes:
+        raise LabelingError("That image or class belongs to another project.")
+    with transaction.atomic():
+        images = list(
+            Image.objects.select_for_update(no_key=True).filter(project=project, pk__in=wanted).values_list("pk", flat=True)
+        )
+        if len(images) != len(wanted):
+            raise LabelingError("That image or class belongs to another project.")
+        taken = set(Annotation.objects.filter(image_id__in=images).values_list("image_id", flat=True))
+        saved = Annotation.objects.bulk_create([
+            Annotation(project=project, image_id=image_id, label_class_id=class_id, source=Source.HUMAN, annotator=user)
+            for image_id, class_id in wanted.items()
+            if image_id not in taken
+        ])
+        AnnotationEvent.objects.bulk_create([
+            AnnotationEvent(
+                project=project, image_id=annotation.image_id, user=user, action=AnnotationEvent.Action.LABELED,
+                label_class_id=annotation.label_class_id, source=Source.HUMAN, revision=annotation.revision,
+            )
+            for annotation in saved
+        ])
+    if saved:
+        labeling_counts_forget(project_id=project.pk)
+        round_enqueue_on_commit(project_id=project.pk)
+        propagation_enqueue_on_commit(project_id=project.pk)
+    return saved
 
 
 def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:

@@ -1,15 +1,50 @@
-"""Every saved or deleted label, review decision and image drops the project's cached counts (on commit).
+"""The labeling app's receivers.
 
-Connected in :meth:`labelapp.labeling.apps.LabelingConfig.ready`. Bulk writes send no signal: code that
-writes these rows in bulk calls :func:`labelapp.labeling.services.labeling_counts_forget` itself.
+- Every saved or deleted label, review decision and image drops the project's cached counts (on commit).
+  Bulk writes send no signal: code that writes these rows in bulk calls
+  :func:`labelapp.labeling.services.labeling_counts_forget` itself.
+- Label changes reach the model: new human labels queue a training round (on commit, deduplicated) while
+  the project's training is on, and every saved label (human or accepted pseudo-label) queues a label
+  propagation over the current embeddings, so predictions follow within seconds. Deletions (an undone
+  first label) send nothing: a ``post_delete`` receiver would make every cascade delete annotations one
+  by one; the next label or round catches up. Bulk label writes call
+  :func:`labelapp.training.chain.round_enqueue_on_commit` themselves.
+- Labels an import found for its new images (the images app's ``images_labeled``) are saved as human
+  labels with their history (:func:`labelapp.labeling.services.annotations_import`).
+- A new current version (training's ``version_ready``) gets its label queue ranked before pages are told,
+  so no annotator waits for the ranking.
+
+Connected in :meth:`labelapp.labeling.apps.LabelingConfig.ready`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from labelapp.labeling.services import labeling_counts_forget
+from django.contrib.auth.models import AbstractBaseUser
+
+from labelapp.labeling.models import Annotation, Source
+from labelapp.labeling.services import annotations_import, labeling_counts_forget, queue_order_build
+from labelapp.projects.models import Project
+from labelapp.training.chain import propagation_enqueue_on_commit, round_enqueue_on_commit
+from labelapp.training.models import ModelVersion
 
 
 def counted_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
     labeling_counts_forget(project_id=instance.project_id)
+
+
+def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:
+    if instance.source == Source.HUMAN:
+        round_enqueue_on_commit(project_id=instance.project_id)
+    propagation_enqueue_on_commit(project_id=instance.project_id)
+
+
+def queue_rank_for_version(sender: type[ModelVersion], *, project: Project, version: ModelVersion, **kwargs: Any) -> None:
+    queue_order_build(project=project)
+
+
+def imported_labels_save(
+    sender: type, *, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None, **kwargs: Any
+) -> int:
+    return len(annotations_import(project=project, labels=labels, user=user))

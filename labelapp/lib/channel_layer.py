@@ -42,7 +42,7 @@ class ResilientRedisChannelLayer(RedisChannelLayer):
         super().__init__(hosts=hosts, **options)
         self.retry_seconds = retry_seconds
         shortest = min(float(host["socket_timeout"]) for host in hosts)
-        self.brpop_timeout = max(1, min(self.brpop_timeout, int(shortest / 2)))
+        self.brpop_timeout: int = max(1, min(int(self.brpop_timeout), int(shortest / 2)))
 
     async def _retry(self, name: str, call: Callable[[], Awaitable[T]], *, forever: bool = False) -> T:
         loop = asyncio.get_running_loop()

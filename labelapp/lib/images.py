@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 import numpy as np
 from PIL import Image as PILImage
@@ -114,7 +115,7 @@ def to_channels(image: PILImage.Image, *, grayscale: bool) -> PILImage.Image:
     and float modes scaled to 8 bits, transparency composited onto white."""
     target = "L" if grayscale else "RGB"
     if image.mode == "LAB":
-        image = ImageCms.applyTransform(image, _lab_to_srgb())
+        image = cast(PILImage.Image, ImageCms.applyTransform(image, _lab_to_srgb()))  # None only in place
     elif image.mode == "HSV":
         image = image.convert("RGB")
     elif image.mode in ("I", "F") or image.mode.startswith("I;16"):
@@ -167,7 +168,7 @@ def _decoded(image: PILImage.Image, *, grayscale: bool, size: int, square: bool)
     if factor != (1, 1):
         image = _reduced(image, factor)
     if image.size != target:
-        image = image.resize(target, PILImage.BILINEAR)
+        image = image.resize(target, PILImage.Resampling.BILINEAR)
     return to_channels(image, grayscale=grayscale)
 
 

@@ -52,7 +52,7 @@ class ServiceUnavailableMiddleware:
         logger.error("%s %s: the %s is unavailable: %s", request.method, request.path, service, exception)
         message = f"The {service} is unavailable right now. Try again in a moment."
         if _wants_json(request):
-            response: HttpResponse = JsonResponse({"error": message, "detail": message}, status=503)
+            response: HttpResponse = JsonResponse({"detail": message}, status=503)
         else:
             response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

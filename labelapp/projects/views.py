@@ -15,7 +15,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from labelapp.images.selectors import image_counts
 from labelapp.lib.login_throttle import client_ip, login_attempt_count, login_locked
 from labelapp.projects import forms, services
 from labelapp.projects.models import Invitation, Membership, Project, Role
@@ -61,7 +60,6 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "is_owner": role == Role.OWNER,
         "can_upload": role in (Role.OWNER, Role.REVIEWER),
         "classes": project.classes.all(),
-        "counts": image_counts(project=project),
     })
 
 

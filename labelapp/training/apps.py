@@ -7,10 +7,8 @@ class TrainingConfig(AppConfig):
     label = "training"
 
     def ready(self) -> None:
-        from labelapp.labeling.models import Annotation
         from labelapp.projects.models import Membership
-        from labelapp.training.signals import annotation_saved, membership_changed
+        from labelapp.training.receivers import membership_changed
 
-        post_save.connect(annotation_saved, sender=Annotation, dispatch_uid="training-annotation-saved")
         post_save.connect(membership_changed, sender=Membership, dispatch_uid="training-membership-saved")
         post_delete.connect(membership_changed, sender=Membership, dispatch_uid="training-membership-deleted")

@@ -81,7 +81,7 @@ def cache_path(project: Project) -> Path:
 
 def atomic_savez(path: Path, **arrays: np.ndarray) -> None:
     """``np.savez`` written atomically: readers never see half a file."""
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]  # numpy's stub: **kwds as allow_pickle
 
 
 def _stamp(path: Path) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """The project websocket: members join the project's group and receive its events as JSON.
 
 Access is checked when the socket opens and again whenever the user's membership of the project changes
-(``membership.changed``, sent on commit by :mod:`labelapp.training.signals`): a removed member's socket is
+(``membership.changed``, sent on commit by :mod:`labelapp.training.receivers`): a removed member's socket is
 closed with 4404, a member whose role changed is closed with 4409 and reconnects with the new role.
 """
 

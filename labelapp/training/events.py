@@ -1,7 +1,9 @@
 """Typed events sent to a project's Channels group; browsers receive them over ``ws/p/<slug>/``.
 
 Events are small on purpose: a page that needs more re-fetches ``/p/<slug>/training/status/``.
-Any app may publish, e.g. ``publish(project_id, labels_changed())``.
+Any app may publish, e.g. ``publish(project_id, version_ready(3, counts))``. New labels reach open pages
+through the label propagation they queue while training is on (its ``version.ready`` refreshes counts and
+panels), else at the pages' next refresh.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
+
+from labelapp.training import store
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +54,7 @@ class RoundFailed(TypedDict):
     error: str
 
 
-class LabelsChanged(TypedDict):
-    type: Literal["labels.changed"]
-
-
-Event = RoundStarted | RoundProgress | VersionReady | RoundFailed | LabelsChanged
+Event = RoundStarted | RoundProgress | VersionReady | RoundFailed
 
 
 def group_name(project_id: int) -> str:
@@ -82,10 +82,6 @@ def version_ready(version: int, counts: dict[str, int]) -> VersionReady:
 
 def round_failed(error: str) -> RoundFailed:
     return {"type": "round.failed", "error": error[:500]}
-
-
-def labels_changed() -> LabelsChanged:
-    return {"type": "labels.changed"}
 
 
 def _group_send(project_id: int, message: dict[str, Any]) -> None:
@@ -124,3 +120,9 @@ def publish_membership_changed(project_id: int, user_id: int) -> None:
 def publish(project_id: int, event: Event | dict[str, Any]) -> None:
     """Send ``event`` to every open page of the project (from sync code: views, services, jobs)."""
     _group_send(project_id, {"type": GROUP_MESSAGE_TYPE, "event": dict(event)})
+
+
+def announce(project_id: int, event: Event) -> None:
+    """Publish to open pages and remember it for the status endpoint."""
+    store.progress_set(project_id, dict(event))
+    publish(project_id, event)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.db import close_old_connections
 
-from labelapp.training.services import propagation_run, round_execute
+from labelapp.training.rounds import propagation_run, round_execute
 
 
 def run_training_round(

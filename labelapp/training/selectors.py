@@ -52,7 +52,7 @@ def strategy_summary(project: Project, version: ModelVersion | None) -> dict[str
     current version was ranked)."""
     ranked = store.strategy_get(project.pk)
     current = ranked is not None and version is not None and ranked["version"] == version.number
-    in_force = ranked["in_force"] if current and ranked["strategy"] == project.strategy else project.strategy
+    in_force = ranked["in_force"] if ranked is not None and current and ranked["strategy"] == project.strategy else project.strategy
     return {"strategy": project.strategy, "strategy_in_force": in_force}
 
 
@@ -64,16 +64,17 @@ def training_activity(*, running: bool, progress: dict[str, Any] | None, version
         return ""
     quality = version.metrics.get("embedding_quality") or {}
     knn = f" (kNN quality {quality['knn_accuracy']:.2f})" if "knn_accuracy" in quality else ""
-    return {
+    by_kind: dict[str, str] = {
         ModelVersion.Kind.PRETRAINED: f"v{version.number}: embeddings of the pre-trained encoder{knn}",
         ModelVersion.Kind.PROPAGATED: f"v{version.number}: labels propagated over the embeddings",
-    }.get(version.kind, f"v{version.number}: {version.algorithm} model")
+    }
+    return by_kind.get(version.kind, f"v{version.number}: {version.algorithm} model")
 
 
 def training_status(project: Project) -> dict[str, Any]:
     """Current version, whether training is on, running or queued, the latest round event, what the worker
     does and the label queue's strategy."""
-    version = ModelVersion.objects.filter(pk=project.current_version_id).first()
+    version = ModelVersion.objects.filter(pk=project.current_version_id).first() if project.current_version_id else None
     running = round_running(project.pk)
     progress = store.progress_get(project.pk)
     return {

@@ -49,7 +49,7 @@ def queued_job_id(project_id: int) -> str | None:
     raw = conn.get(key(project_id, "queued"))
     if raw is None:
         return None
-    job_id = raw.decode()
+    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
         status = Job.fetch(job_id, connection=conn).get_status()
     except NoSuchJobError:

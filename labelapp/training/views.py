@@ -10,9 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import get_project_for_user
-from labelapp.training.selectors import training_status
+from labelapp.training.chain import training_start, training_stop
 from labelapp.training.models import ModelVersion
-from labelapp.training.services import VersionUnavailable, project_rollback, training_start, training_stop, version_pin
+from labelapp.training.selectors import training_status
+from labelapp.training.versions import VersionUnavailable, project_rollback, version_pin
 
 
 def _after_switch(request: HttpRequest, project: Project) -> HttpResponse:

@@ -97,7 +97,7 @@ export function followProject(config, { onVersion, onEvent = () => {} }) {
     showRoundProgress(event);
     onEvent(event);
     if (event.type === "version.ready") seeVersion(event.version);
-    if (event.type === "labels.changed" || event.type === "version.ready") catchUp();
+    if (event.type === "version.ready") catchUp();
   };
   import("./live.js")
     .then((live) => live.connectProject(config.slug, { onEvent: handle, onReconnect: catchUp }))

@@ -3,7 +3,7 @@
  *
  *   import { connectProject } from "/static/js/live.js";
  *   const live = connectProject(slug, {
- *     onEvent(event) { ... },   // typed events: round.started, round.progress, version.ready, round.failed, labels.changed
+ *     onEvent(event) { ... },   // typed events: round.started, round.progress, version.ready, round.failed
  *     onReconnect() { ... },    // called each time the socket (re)opens: fetch /p/<slug>/training/status/ to catch up
  *   });
  *   live.close();               // stop listening (the socket closes when its last listener leaves)

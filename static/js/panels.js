@@ -1,7 +1,7 @@
 /**
  * panels.js: every element marked `data-live-panel` (with an id) follows the project's events.
  *
- * On version.ready, labels.changed and round.failed (a round's start and progress are drawn by the
+ * On version.ready and round.failed (a round's start and progress are drawn by the
  * page's own script), and each time the socket (re)opens, the page's own
  * URL is fetched again and each live panel's content is replaced by the server's fresh rendering: the
  * templates stay the one renderer (no copy of their logic in JS). A panel holding the focused field
@@ -13,7 +13,7 @@
  */
 import { connectProject } from "./live.js";
 
-const REFRESH_ON = new Set(["version.ready", "labels.changed", "round.failed"]);
+const REFRESH_ON = new Set(["version.ready", "round.failed"]);
 let inFlight = null;
 let again = false;
 

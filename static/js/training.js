@@ -1,6 +1,8 @@
 /**
  * training.js: the project page's training panel between two renderings by the server (panels.js):
  * the progress bar, step line and activity of the running round, and Start/Stop posted without leaving the page.
+ * The panel's state (running, queued, off, the round's version) is rendered by the template only: a round's
+ * start renders the panel again.
  */
 import { followPanels, refreshPanels } from "./panels.js";
 import { connectProject } from "./live.js";
@@ -17,13 +19,7 @@ function setup(root) {
   function onEvent(event) {
     const bar = field("progress");
     if (event.type === "round.started") {
-      setText("state", `Training round running (v${event.version})`);
-      if (event.activity) setText("activity", event.activity);
-      setText("detail", "");
-      if (bar) {
-        bar.value = 0;
-        bar.hidden = false;
-      }
+      refreshPanels(); // the template is the one renderer of the round's state; here only its progress is drawn
     } else if (event.type === "round.progress" && bar) {
       bar.value = event.fraction;
       bar.hidden = false;

@@ -7,18 +7,14 @@ where a missing browser is a failure. Screenshots go to ``test-artifacts/`` at t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.helpers.accounts import PASSWORD
+from tests.helpers.browser import CHROMIUM, MISSING, asgi_server, browser  # noqa: F401  (fixtures)
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))  # Debian's package; override to test the skip
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-MISSING = f"Chromium not found at {CHROMIUM}; install Debian's chromium package (CI does)"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -28,20 +24,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "e2e" in item.keywords and not required:
             item.add_marker(pytest.mark.skip(reason=MISSING))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    # Module scope, not session: while Playwright's sync API is open its event loop runs in this thread,
-    # and every later test that calls async_to_sync (channel layers, consumers) would fail.
-    if not CHROMIUM.exists():
-        pytest.fail(f"REQUIRE_BROWSER=1 but {MISSING}", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -58,10 +40,8 @@ def screenshot() -> callable:
 
 
 @pytest.fixture
-def login(browser, live_server):
+def login(browser, live_server):  # noqa: F811  (fixtures imported from tests.helpers)
     """``login(user)`` → a new page of a fresh browser context, logged in through the login form."""
-    from tests.conftest import PASSWORD
-
     contexts = []
 
     def open_as(user, next_path: str = "/"):

@@ -8,10 +8,8 @@ import threading
 import pytest
 
 from labelapp.training import events
-from tests.e2e.conftest import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.labelapp.labeling.helpers import add_images, add_version
-from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (daphne on a free port)
 from tests.helpers import signed_in_page
+from tests.labelapp.labeling.helpers import add_images, add_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

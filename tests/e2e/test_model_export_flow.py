@@ -5,7 +5,6 @@ the project's images."""
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -14,8 +13,9 @@ import numpy as np
 import onnxruntime
 import pytest
 
+from labelapp.exports.services import DISTILL_QUEUE
+from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
 from tests.labelapp.exports.helpers import project_pixels, tiny_model, trained_project  # noqa: F401  (shared fixtures)
-from tests.labelapp.exports.test_distillation import empty_default_queue, run_default_worker  # noqa: F401
 
 BUILD_TIMEOUT_MS = 180_000  # export, quantisation and latency measurement, on a shared 2-core CPU
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -39,7 +39,7 @@ def download_model(page, variant: str, tmp_path: Path) -> dict[str, bytes]:
         return {name.split("/", 1)[1]: archive.read(name) for name in archive.namelist()}
 
 
-def test_owner_downloads_trained_distilled_and_int8_models_that_load(trained_project, owner, login, screenshot, tmp_path):
+def test_owner_downloads_trained_distilled_and_int8_models_that_load(trained_project, owner, login, screenshot, tmp_path):  # noqa: F811  (shared fixtures)
     _, pixels = project_pixels(trained_project)
     page = login(owner, f"/p/{trained_project.slug}/")
     assert page.locator("select[name=variant] option").all_text_contents() == ["as trained", "int8 (ONNX only, quantised)"]
@@ -49,7 +49,7 @@ def test_owner_downloads_trained_distilled_and_int8_models_that_load(trained_pro
     page.fill("form.export-distill input[name=seconds]", "5")
     page.click("form.export-distill button[type=submit]")
     page.wait_for_selector("li.distillation[data-status=queued]")
-    run_default_worker()  # the page polls while the real worker trains, then reloads when it is done
+    run_burst_in_process(DISTILL_QUEUE)  # the page polls while the real worker trains, then reloads when it is done
     page.wait_for_selector("option[value='distilled:cnn-dw']", state="attached", timeout=60_000)
     assert "done" in page.text_content("li.distillation .distillation-status")
     screenshot(page, "exports-distilled")

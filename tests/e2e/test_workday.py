@@ -13,11 +13,9 @@ import pytest
 from django.test import Client
 
 from labelapp.training.jobs import run_training_round
-from tests.e2e.conftest import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.labelapp.labeling.helpers import add_images, add_version
-from tests.labelapp.training.conftest import clean_training_state, one_torch_thread, small_project  # noqa: F401
-from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (daphne on a free port)
 from tests.helpers import signed_in_page
+from tests.helpers.training import clean_training_state, one_torch_thread, small_project  # noqa: F401
+from tests.labelapp.labeling.helpers import add_images, add_version
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from labelapp.api.models import ApiToken
-from tests.conftest import PASSWORD, logged_in
+from tests.helpers.accounts import PASSWORD, logged_in
 
 
 def token_for(user, name: str = "") -> str:

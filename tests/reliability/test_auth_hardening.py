@@ -15,8 +15,8 @@ from django.urls import get_resolver, reverse
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation
 from labelapp.projects.models import Project
-from tests.conftest import PASSWORD
 from tests.helpers import fill, snapshot, walk
+from tests.helpers.accounts import PASSWORD
 from tests.labelapp.images.helpers import demo_pngs
 from tests.reliability.servers import REPO
 

@@ -15,8 +15,8 @@ from labelapp.labeling.models import Annotation
 from labelapp.projects.models import LabelClass
 from labelapp.projects.services import ClassSpec, label_class_add, project_create
 from sslengine.export import ExportMetadata, ModelCard, predict_example
+from tests.helpers import classes_post
 from tests.labelapp.images.helpers import demo_pngs, zip_bytes
-from tests.labelapp.projects.test_project_setup import classes_post
 
 HOSTILE_NAMES = {
     "ansi": "\x1b[31mred\x1b[0m",

@@ -21,13 +21,13 @@ from labelapp.projects.models import LabelClass, Membership, Project, Role
 from labelapp.training import store
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
-from tests.conftest import make_user
-from tests.labelapp.labeling.helpers import add_images, add_version
-from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the training tests, two autouse)
+from tests.helpers.accounts import make_user
+from tests.helpers.training import (  # noqa: F401  (fixtures of the training tests, two autouse)
     clean_training_state,
     one_torch_thread,
     small_project,
 )
+from tests.labelapp.labeling.helpers import add_images, add_version
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WRITERS = 6
@@ -120,7 +120,7 @@ def test_a_pseudo_label_accepted_while_a_person_labels_never_replaces_the_human_
     assert set(finals.values_list("source", "label_class_id", "annotator_id")) == {(Source.HUMAN, shirt.pk, annotator.pk)}
 
 
-def test_a_duplicate_round_job_while_the_first_runs_and_after_it_makes_one_version_and_keeps_human_labels(small_project, annotator):
+def test_a_duplicate_round_job_while_the_first_runs_and_after_it_makes_one_version_and_keeps_human_labels(small_project, annotator):  # noqa: F811  (fixtures imported from tests.helpers)
     project = small_project
     outcome: list[str] = []
     first = threading.Thread(target=lambda: (outcome.append(run_training_round(project.pk, base_version=0, seconds=6)),

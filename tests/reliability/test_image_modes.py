@@ -21,7 +21,7 @@ from labelapp.training import store
 from labelapp.training.cache import cache_update
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
-from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the training tests, two autouse)
+from tests.helpers.training import (  # noqa: F401  (fixtures of the training tests, two autouse)
     clean_training_state,
     one_torch_thread,
     run_burst_in_process,
@@ -118,7 +118,7 @@ def test_it_applies_the_exif_orientation_at_import_in_thumbnails_and_in_the_cach
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("grayscale", [True, False], ids=["L", "RGB"])
 def test_a_round_over_every_mode_succeeds_and_the_images_page_names_the_image_it_skipped(
-    small_project, owner_client, grayscale
+    small_project, owner_client, grayscale  # noqa: F811  (fixtures imported from tests.helpers)
 ):
     project = small_project
     project.grayscale = grayscale

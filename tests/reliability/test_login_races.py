@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 from tests.reliability.hashers import CountingHasher
 
 GUESSES = 20

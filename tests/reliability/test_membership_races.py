@@ -17,7 +17,7 @@ from django.db import connection, connections
 
 from labelapp.projects import services
 from labelapp.projects.models import LabelClass, Membership, Project, Role
-from tests.conftest import make_user
+from tests.helpers.accounts import make_user
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

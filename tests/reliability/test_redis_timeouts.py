@@ -19,7 +19,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 
 from labelapp.lib import embedded_redis
 from labelapp.training.events import publish, version_ready
-from tests.reliability.test_websocket_clients import socket_for
+from tests.helpers.sockets import socket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SOCKET_TIMEOUT = 2  # seconds; Redis is frozen for twice as long

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.test import Client
 
 from labelapp.asgi import application
-from tests.labelapp.training.conftest import worker_env
+from tests.helpers.training import worker_env
 from tests.reliability.servers import WebServer
 
 MIB = 2**20

@@ -20,8 +20,8 @@ from django.db import connection
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation
 from labelapp.lib import embedded_redis
+from tests.helpers.training import worker_env
 from tests.labelapp.images.helpers import demo_pngs
-from tests.labelapp.training.conftest import worker_env
 from tests.reliability.servers import (
     CSRF,
     REPO,
@@ -40,7 +40,7 @@ def submit(server: WebServer, image_id: int, class_index: int = 0):
 
 def assert_clear_503(answer, service: str) -> None:
     assert answer.status == 503, (answer.status, answer.body[:500])
-    assert f"The {service} is unavailable" in answer.json()["error"]
+    assert f"The {service} is unavailable" in answer.json()["detail"]
     assert b"Traceback" not in answer.body and answer.headers.get("Retry-After")
 
 
@@ -100,7 +100,7 @@ def test_an_unreachable_database_gives_a_clear_503_and_the_next_request_after_it
     finally:
         connection.close()
         connection.settings_dict.update(saved)
-    assert answer.status_code == 503 and "The database is unavailable" in answer.json()["error"]
+    assert answer.status_code == 503 and "The database is unavailable" in answer.json()["detail"]
     assert answer["Retry-After"]
     assert page.status_code == 503 and page["Content-Type"].startswith("text/plain")
     assert b"The database is unavailable" in page.content and b"Traceback" not in page.content

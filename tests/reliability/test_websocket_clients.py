@@ -13,27 +13,15 @@ import time
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
-from labelapp.asgi import application
 from labelapp.training.events import GROUP_MESSAGE_TYPE, group_name, publish, version_ready
+from tests.helpers.sockets import socket_for
 from tests.labelapp.labeling.helpers import add_images, add_version
 from tests.reliability.servers import REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEAD = 40  # channels in the group that nobody reads: a browser tab killed without a clean close
 BURST = 150  # events, over channels_redis's per-channel capacity (100): the dead channels fill up
-
-
-def socket_for(
-    slug: str, client: Client, origin: bytes = b"http://testserver", host: bytes = b"testserver"
-) -> WebsocketCommunicator:
-    """A socket opened the way a browser opens it from a page of ``host``: Origin, Host and the session cookie."""
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    headers = [(b"origin", origin), (b"host", host), (b"cookie", cookie.encode())]
-    return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=headers)
 
 
 def event(version: int) -> dict:

@@ -17,8 +17,8 @@ from labelapp.projects import services
 from labelapp.projects.models import Membership, Role
 from labelapp.training.consumers import NOT_FOUND, ROLE_CHANGED
 from labelapp.training.events import publish, version_ready
+from tests.helpers.sockets import socket_for
 from tests.reliability.servers import REPO
-from tests.reliability.test_websocket_clients import socket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

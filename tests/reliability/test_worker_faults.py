@@ -17,7 +17,6 @@ from pathlib import Path
 import django_rq
 import pytest
 from rq.job import Job, JobStatus
-from sslengine import Trainer
 
 from labelapp.images.models import Image
 from labelapp.lib.processes import wait_until
@@ -27,16 +26,18 @@ from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import round_running
 from labelapp.training.models import ModelVersion
-from tests.labelapp.training.conftest import (  # noqa: F401  (fixtures of the training tests, two autouse)
+from sslengine import Trainer
+from tests.helpers.training import (  # noqa: F401  (fixtures of the training tests, two autouse)
     REPO,
+    assert_current_is_complete,
     clean_training_state,
     label,
     one_torch_thread,
     run_burst_in_process,
+    sigkill_when,
     small_project,
     worker_env,
 )
-from tests.labelapp.training.test_faults import assert_current_is_complete, sigkill_when
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +70,7 @@ run_training_round(int(sys.argv[1]), steps=3)
 """
 
 
-def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_current_and_loadable(small_project):
+def test_a_worker_killed_while_writing_the_checkpoint_leaves_the_last_one_current_and_loadable(small_project):  # noqa: F811  (fixtures imported from tests.helpers)
     assert run_training_round(small_project.pk, steps=3) == "done v1"
     marker = Path(tempfile.mkdtemp(prefix="rel-save-")) / "in-save"
     worker = subprocess.Popen(
@@ -117,7 +118,7 @@ def test_an_interrupted_save_over_an_existing_checkpoint_leaves_the_old_one_whol
     assert Trainer.load(path).global_step == 0
 
 
-def test_a_round_longer_than_its_job_timeout_fails_cleanly_and_the_next_round_resumes(small_project):
+def test_a_round_longer_than_its_job_timeout_fails_cleanly_and_the_next_round_resumes(small_project):  # noqa: F811  (fixtures imported from tests.helpers)
     assert run_training_round(small_project.pk, steps=3) == "done v1"
     Project.objects.filter(pk=small_project.pk).update(training_enabled=True)
     job = django_rq.get_queue(store.QUEUE_NAME).enqueue_call(

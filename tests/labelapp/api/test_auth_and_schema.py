@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD
+from tests.helpers.accounts import PASSWORD
 
 EVERY_PATH = [
     "/api/projects/", "/api/projects/{slug}/", "/api/projects/{slug}/classes/", "/api/projects/{slug}/images/",

@@ -14,25 +14,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from rq import SimpleWorker
 
 from labelapp.exports.models import Distillation
 from labelapp.exports.services import DISTILL_QUEUE, distillation_start
 from labelapp.training.models import ModelVersion
+from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
 from tests.labelapp.exports.helpers import project_pixels
 
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs are enqueued on commit
-
-
-@pytest.fixture(autouse=True)
-def empty_default_queue():
-    django_rq.get_queue(DISTILL_QUEUE).empty()
-    yield
-
-
-def run_default_worker() -> None:
-    """A real RQ worker (non-forking) in this process until the ``default`` queue is empty."""
-    django_rq.get_worker(DISTILL_QUEUE, worker_class=SimpleWorker).work(burst=True)
 
 
 def model_url(**query: str) -> str:
@@ -59,7 +48,7 @@ def test_owner_starts_a_distillation_that_the_default_worker_runs_and_the_export
     distillation = Distillation.objects.get(project=trained_project)
     assert distillation.status == "queued" and django_rq.get_queue(DISTILL_QUEUE).count == 1
 
-    run_default_worker()
+    run_burst_in_process(DISTILL_QUEUE)
 
     distillation.refresh_from_db()
     assert distillation.status == "done" and distillation.progress == 1.0 and distillation.steps_done > 0
@@ -137,7 +126,7 @@ def test_a_distillation_whose_teacher_checkpoint_is_gone_fails_with_the_reason(t
     version = ModelVersion.objects.get(project=trained_project)
     ModelVersion.objects.filter(pk=version.pk).update(checkpoint="tests/gone.pt")
     distillation = distillation_start(version=version, student="cnn-dw", mode="hard", steps=2)
-    run_default_worker()
+    run_burst_in_process(DISTILL_QUEUE)
     distillation.refresh_from_db()
     assert distillation.status == "failed" and "gone.pt" in distillation.error
     assert distillation.checkpoint == "" and distillation.finished_at is not None

@@ -8,7 +8,7 @@ import zipfile
 from asgiref.sync import async_to_sync
 
 from labelapp.exports.selectors import LabelOptions
-from labelapp.exports.views import StreamingDownload, labels_response
+from labelapp.exports.downloads import StreamingDownload, labels_response
 
 
 def test_asgi_iteration_pulls_one_chunk_at_a_time() -> None:

@@ -16,9 +16,9 @@ from django.db import connection, connections
 from labelapp.labeling import services
 from labelapp.labeling.models import Annotation, AnnotationEvent
 from labelapp.projects.models import Membership, Role
+from tests.helpers.accounts import make_user
 
 from .helpers import add_images, add_version
-from tests.conftest import make_user
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -3,32 +3,22 @@
 from __future__ import annotations
 
 import pytest
-import sslengine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+import sslengine
 from labelapp.images.services import image_add
 from labelapp.labeling.models import Annotation
 from labelapp.projects.models import LabelClass, Membership, Project, Role
 from labelapp.projects.services import ClassSpec, project_classes_update
+from tests.helpers import classes_post
 from tests.labelapp.images.helpers import demo_pngs
 
 
 def class_rows(project):
     return list(project.classes.order_by("index").values_list("index", "name", "hotkey"))
-
-
-def classes_post(project, rows, extra_blank=3):
-    """The classes formset as the browser posts it: ``rows`` are (pk or "", name, hotkey, delete)."""
-    data = {"form-TOTAL_FORMS": str(len(rows) + extra_blank), "form-INITIAL_FORMS": str(sum(1 for r in rows if r[0])),
-            "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000"}
-    for i, (pk, name, hotkey, delete) in enumerate(rows):
-        data |= {f"form-{i}-pk": pk, f"form-{i}-name": name, f"form-{i}-hotkey": hotkey}
-        if delete:
-            data[f"form-{i}-DELETE"] = "on"
-    return data
 
 
 def test_any_user_creates_a_project_and_becomes_its_owner(outsider_client, outsider):

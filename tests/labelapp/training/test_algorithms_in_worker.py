@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-import sslengine
 
+import sslengine
 from labelapp.projects.forms import ProjectSettingsForm
 from labelapp.projects.models import Project
 from labelapp.projects.services import project_update
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
-from tests.labelapp.training.conftest import add_images, label
+from tests.helpers.training import add_images, label
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from labelapp.training import cache, metrics
 from labelapp.training.cache import cache_path, cache_update
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
-from tests.labelapp.training.conftest import FASHION_INDEX, add_images, fashion, label
+from tests.helpers.training import FASHION_INDEX, add_images, fashion, label
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from labelapp.lib import embedded_redis
 from labelapp.training.models import ModelVersion
-from tests.labelapp.training.conftest import REPO, worker_env
+from tests.helpers.training import REPO, worker_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

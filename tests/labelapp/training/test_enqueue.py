@@ -12,7 +12,7 @@ from labelapp.training import services, store
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import RoundLock
 from labelapp.training.models import ModelVersion
-from tests.labelapp.training.conftest import add_images, label, run_burst_in_process
+from tests.helpers.training import add_images, label, run_burst_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-from collections.abc import Callable
 
 import pytest
-from sslengine import Trainer
 
 from labelapp.images.models import Image
 from labelapp.lib.processes import wait_until
@@ -17,30 +13,10 @@ from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import round_running
 from labelapp.training.models import ModelVersion, Prediction
-from tests.labelapp.training.conftest import start_worker
+from sslengine import Trainer
+from tests.helpers.training import assert_current_is_complete, sigkill_when, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def assert_current_is_complete(project, number: int) -> ModelVersion:
-    project.refresh_from_db()
-    current = project.current_version
-    assert current.number == number
-    assert Prediction.objects.filter(version=current).count() == Image.objects.filter(project=project).count()
-    return current
-
-
-def sigkill_when(worker: subprocess.Popen, ready: Callable[[], bool], timeout: float) -> bool:
-    """Wait up to ``timeout`` s for ``ready()``, then SIGKILL the worker; it is killed and reaped either way.
-    Returns whether ``ready()`` came true (the worker was killed at that point, not before)."""
-    try:
-        came = wait_until(ready, timeout=timeout, interval=0.1)
-        if came:
-            os.kill(worker.pid, signal.SIGKILL)
-    finally:
-        worker.kill()
-        worker.wait()
-    return came
 
 
 def test_a_worker_killed_mid_round_leaves_the_previous_version_current_and_the_next_round_succeeds(labeled_project):

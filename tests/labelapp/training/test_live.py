@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
-import pytest
 
-from labelapp.asgi import application
 from labelapp.training.jobs import run_training_round
+from tests.helpers.sockets import socket_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def communicator(slug: str, client: Client | None) -> WebsocketCommunicator:
-    headers = [(b"origin", b"http://testserver"), (b"host", b"testserver")]
-    if client is not None:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()))
-    return WebsocketCommunicator(application, f"/ws/p/{slug}/", headers=headers)
-
-
 def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round(small_project, annotator_client):
     async def scenario() -> list[dict]:
-        socket = communicator(small_project.slug, annotator_client)
+        socket = socket_for(small_project.slug, annotator_client)
         connected, _ = await socket.connect()
         assert connected
         await database_sync_to_async(run_training_round)(small_project.pk, steps=20)
@@ -49,7 +39,7 @@ def test_a_member_receives_the_progress_and_version_ready_events_of_a_real_round
 @pytest.mark.parametrize("who", ["outsider", "anonymous"])
 def test_outsiders_and_anonymous_users_are_closed_with_4404(project, outsider_client, who):
     async def scenario() -> dict:
-        socket = communicator(project.slug, outsider_client if who == "outsider" else None)
+        socket = socket_for(project.slug, outsider_client if who == "outsider" else None)
         connected, _ = await socket.connect()
         assert connected
         message = await socket.receive_output(timeout=5)
@@ -61,7 +51,7 @@ def test_outsiders_and_anonymous_users_are_closed_with_4404(project, outsider_cl
 
 def test_a_member_of_another_project_is_closed_with_4404(other_project, annotator_client):
     async def scenario() -> dict:
-        socket = communicator(other_project.slug, annotator_client)
+        socket = socket_for(other_project.slug, annotator_client)
         await socket.connect()
         return await socket.receive_output(timeout=5)
 

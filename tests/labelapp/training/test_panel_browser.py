@@ -12,25 +12,14 @@ import threading
 import pytest
 
 from labelapp.training.jobs import run_training_round
-from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
-from tests.labelapp.training.conftest import worker_env
-from tests.reliability.servers import WebServer
 from tests.helpers import signed_in_page
+from tests.helpers.browser import CHROMIUM, MISSING, asgi_server, browser  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER") != "1", reason=MISSING),
 ]
-
-
-@pytest.fixture
-def asgi_server():
-    """The ASGI app under daphne (``manage.py runserver``) with this test's database and Redis; yields its URL."""
-    server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
-    server.start()
-    yield f"http://127.0.0.1:{server.port}"
-    server.stop()
 
 
 def test_the_panel_shows_a_real_rounds_progress_and_new_version_without_reloading(

@@ -11,19 +11,20 @@ import pytest
 import torch
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from sslengine import Predictions, Pretrainer, select_indices
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import QueueRank
 from labelapp.labeling.services import CLUSTER_HEAD, annotation_submit, queue_order_build
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import services
+from labelapp.training.cache import project_cache_dir
 from labelapp.training.jobs import run_training_round
 from labelapp.training.locks import publish_lock
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import training_status, version_embeddings
-from tests.labelapp.training.conftest import add_images, run_burst_in_process, start_worker
-from tests.labelapp.training.test_live import communicator
+from sslengine import Predictions, Pretrainer, select_indices
+from tests.helpers.sockets import socket_for
+from tests.helpers.training import add_images, run_burst_in_process, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,7 +129,7 @@ def test_enough_labels_train_the_ssl_model_from_the_pretrained_encoder(project, 
             submit(project, image, name, owner)  # 2 per class: TRAINING_SSL_MIN_LABELS_PER_CLASS
 
     async def scenario() -> list[dict]:
-        socket = communicator(project.slug, annotator_client)
+        socket = socket_for(project.slug, annotator_client)
         assert (await socket.connect())[0]
         await database_sync_to_async(run_training_round)(project.pk, steps=3)
         received = []
@@ -178,7 +179,7 @@ def test_a_restarted_worker_resumes_pretraining_from_its_checkpoint(project, poo
 
 def test_a_round_leaves_the_temp_files_of_a_publishing_propagation_alone(project, pool):
     run_training_round(project.pk, steps=3)
-    in_flight = services.project_cache_dir(project.pk) / ".embeddings-v2.npz.k3j9x.tmp"  # a propagation's atomic write
+    in_flight = project_cache_dir(project.pk) / ".embeddings-v2.npz.k3j9x.tmp"  # a propagation's atomic write
     outcome: list[str] = []
     with publish_lock(project.pk):  # the propagation publishes
         in_flight.write_bytes(b"half")

@@ -11,10 +11,9 @@ import threading
 import pytest
 
 from labelapp.training.jobs import run_training_round
-from tests.e2e.conftest import CHROMIUM, MISSING, browser  # noqa: F401  (the shared Chromium fixture)
-from tests.labelapp.training.conftest import add_images
-from tests.labelapp.training.test_panel_browser import asgi_server  # noqa: F401  (the daphne fixture)
 from tests.helpers import signed_in_page
+from tests.helpers.browser import CHROMIUM, MISSING, asgi_server, browser  # noqa: F401  (fixtures)
+from tests.helpers.training import add_images
 
 pytestmark = [
     pytest.mark.e2e,

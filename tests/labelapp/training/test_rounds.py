@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import django_rq
 import pytest
 from django.db.models import Count
-from sslengine import Trainer
 
 from labelapp.images.models import Image
 from labelapp.labeling.models import QueueOrder
 from labelapp.projects.models import LabelClass, Project
-from labelapp.training import services
+from labelapp.training import resume, services
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import version_embeddings
-from tests.labelapp.training.conftest import run_burst_in_process, start_worker
+from sslengine import Trainer
+from tests.helpers.training import run_burst_in_process, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,16 +58,16 @@ def test_a_subprocess_worker_makes_a_version_and_the_next_round_resumes_from_its
 
 def test_the_worker_keeps_the_trainer_warm_between_rounds_of_the_same_project(small_project):
     run_training_round(small_project.pk, steps=3)
-    warm = services._warm.trainer
+    warm = resume._warm.trainer
     run_training_round(small_project.pk, steps=3)
-    assert services._warm.trainer is warm
+    assert resume._warm.trainer is warm
     assert warm.global_step == 6
 
 
 
 def test_running_the_same_round_job_twice_creates_one_version(small_project):
     for _ in range(2):
-        django_rq_job = services.django_rq.get_queue("training").enqueue(
+        django_rq_job = django_rq.get_queue("training").enqueue(
             run_training_round, project_id=small_project.pk, base_version=0, steps=3
         )
     run_burst_in_process()

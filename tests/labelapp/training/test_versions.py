@@ -13,7 +13,7 @@ from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
 from labelapp.training.selectors import version_embeddings
 from labelapp.training.services import VersionUnavailable, project_rollback, propagation_run, round_enqueue
-from tests.labelapp.training.conftest import run_burst_in_process
+from tests.helpers.training import run_burst_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

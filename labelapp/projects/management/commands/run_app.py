@@ -20,9 +20,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from labelapp.images.demo import demo_image_count, demo_seed
 from labelapp.lib import embedded_redis, env
-from labelapp.lib.progress import progress_bar
 from labelapp.lib.processes import Supervisor, wait_until
 from labelapp.projects.services import AdminLogin, admin_account_ensure
 
@@ -101,14 +99,9 @@ class Command(BaseCommand):
             self.say("all stopped")
 
     def _seed_demo(self, login: AdminLogin) -> None:
-        from django.contrib.auth import get_user_model
-
-        owner = get_user_model().objects.get(username=login.username)
-        bar = progress_bar(desc="[run_app] demo images", unit="img", total=demo_image_count())
-        with bar as progress:
-            project, seeded = demo_seed(owner=owner, on_result=lambda _: progress.update(1))
-        state = "seeded" if seeded else "already there"
-        self.say(f"demo project {project.slug!r} {state}: {project.images.count()} images")
+        """The images app's ``seed_demo`` command, owned by the admin account (called by name: projects
+        sits below images)."""
+        call_command("seed_demo", owner=login.username, stdout=self.stdout)
 
     def _start(self, supervisor: Supervisor, host: str, port: int) -> None:
         base_dir = Path(settings.BASE_DIR)

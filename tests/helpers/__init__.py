@@ -1,4 +1,6 @@
-"""Helpers shared by tests that walk the whole URL map (outsider isolation, cross-project ids, CSRF)."""
+"""Helpers shared by tests that walk the whole URL map (outsider isolation, cross-project ids, CSRF), sign in a
+browser page, or post the classes formset; more in the modules beside this one (accounts, training, browser,
+sockets)."""
 
 from __future__ import annotations
 
@@ -59,3 +61,14 @@ def signed_in_page(browser, server: str, user, *, viewport: dict | None = None, 
     page = context.new_page()
     page.set_default_timeout(timeout_ms)
     return page
+
+
+def classes_post(project, rows, extra_blank=3):
+    """The classes formset as the browser posts it: ``rows`` are (pk or "", name, hotkey, delete)."""
+    data = {"form-TOTAL_FORMS": str(len(rows) + extra_blank), "form-INITIAL_FORMS": str(sum(1 for r in rows if r[0])),
+            "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000"}
+    for i, (pk, name, hotkey, delete) in enumerate(rows):
+        data |= {f"form-{i}-pk": pk, f"form-{i}-name": name, f"form-{i}-hotkey": hotkey}
+        if delete:
+            data[f"form-{i}-DELETE"] = "on"
+    return data

@@ -1,0 +1,43 @@
+"""Browser tests' shared parts: Debian's Chromium driven by Playwright (headless), and the ASGI app under
+daphne for tests that need websockets (the live server of pytest-django speaks WSGI only)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.training import worker_env
+from tests.reliability.servers import WebServer
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))  # Debian's package; override to test the skip
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+MISSING = f"Chromium not found at {CHROMIUM}; install Debian's chromium package (CI does)"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    # Module scope, not session: while Playwright's sync API is open its event loop runs in this thread,
+    # and every later test that calls async_to_sync (channel layers, consumers) would fail.
+    if not CHROMIUM.exists():
+        pytest.fail(f"REQUIRE_BROWSER=1 but {MISSING}", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def asgi_server():
+    """The ASGI app under daphne (``manage.py runserver``) with this test's database and Redis; yields its URL."""
+    server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
+    server.start()
+    yield f"http://127.0.0.1:{server.port}"
+    server.stop()
