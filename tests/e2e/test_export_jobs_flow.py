@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from labelapp.exports.models import ExportJob
 from tests.labelapp.exports.helpers import project_pixels, tiny_model, trained_project  # noqa: F401  (shared fixtures)
-from tests.labelapp.exports.test_distillation import empty_default_queue, run_default_worker  # noqa: F401
+from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
 
 BUILD_TIMEOUT_MS = 180_000  # ONNX export and latency measurement on a shared 2-core CPU
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def test_owner_starts_onnx_and_coco_exports_follows_them_and_downloads_both(
     page.locator("#exports-panel").scroll_into_view_if_needed()
     screenshot(page, "exports-queued")
 
-    run_default_worker()  # the panel polls each open job and swaps in its finished row
+    run_burst_in_process("default")  # the panel polls each open job and swaps in its finished row
     page.wait_for_function(
         "document.querySelectorAll('li.export-job[data-status=done] a.export-job-download').length === 2",
         timeout=BUILD_TIMEOUT_MS,

@@ -12,7 +12,7 @@ import torch
 from sslengine import TrainConfig, Trainer, list_algorithms
 from sslengine.algorithms import ALGORITHMS, AlgorithmOptions
 from sslengine.checkpoint import atomic_save, load_checkpoint
-from tests.toy_algorithm import TOY_NAME, toy_algorithm_installed
+from tests.helpers.toy_algorithm import TOY_NAME, toy_algorithm_installed
 
 SIZE = 8
 LABELED = torch.randint(0, 256, (6, 1, SIZE, SIZE), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

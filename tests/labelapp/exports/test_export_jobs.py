@@ -25,7 +25,7 @@ from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
 from labelapp.training.models import ModelVersion, Prediction
 from tests.labelapp.exports.helpers import project_pixels
-from tests.labelapp.exports.test_distillation import empty_default_queue, run_default_worker  # noqa: F401
+from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs are enqueued on commit
 
@@ -73,7 +73,7 @@ def test_each_label_format_is_a_job_the_worker_builds_and_the_owner_downloads(tr
     assert status(owner_client, job)["status"] == "queued"
     assert download(owner_client, job).status_code == 409
 
-    run_default_worker()
+    run_burst_in_process("default")
     state = status(owner_client, job)
     assert (state["status"], state["progress"], state["message"]) == ("done", 1.0, "11 labels")
     assert 'class="export-job-download"' in state["html"] and job.filename in state["html"]
@@ -95,7 +95,7 @@ def test_each_label_format_is_a_job_the_worker_builds_and_the_owner_downloads(tr
 
 def test_coco_export_lists_every_labeled_image_once_under_the_projects_classes(trained_project, owner_client) -> None:
     job = started(owner_client, kind="labels", format="coco", include_pseudo="true", include_predictions="true")
-    run_default_worker()
+    run_burst_in_process("default")
     coco = json.loads(body(download(owner_client, job)))
 
     assert set(coco) == {"info", "licenses", "images", "categories", "annotations"}
@@ -134,7 +134,7 @@ def test_an_unreadable_image_is_left_out_and_counted_not_the_whole_export(traine
     labeled = Annotation.objects.filter(project=trained_project, source=Source.HUMAN).order_by("image_id").first()
     Path(labeled.image.file.path).unlink()
     job = started(owner_client, kind="labels", format="imagefolder")
-    run_default_worker()
+    run_burst_in_process("default")
     job.refresh_from_db()
     assert (job.status, job.skipped) == ("done", 1)
     assert job.message == "9 labels; 1 unreadable image(s) left out"
@@ -147,7 +147,7 @@ def test_an_unreadable_image_is_left_out_and_counted_not_the_whole_export(traine
 def test_each_model_variant_is_a_job_the_worker_builds_and_the_owner_downloads(trained_project, owner_client, fmt, variant) -> None:
     job = started(owner_client, kind="model", format=fmt, variant=variant)
     assert job.options == {"format": fmt, "version": 1, "variant": variant}  # the current version, fixed at the start
-    run_default_worker()
+    run_burst_in_process("default")
     job.refresh_from_db()
     assert (job.status, job.message, job.progress) == ("done", "bundle ready", 1.0)
     files = zipfile.ZipFile(io.BytesIO(body(download(owner_client, job))))
@@ -162,9 +162,9 @@ def test_each_model_variant_is_a_job_the_worker_builds_and_the_owner_downloads(t
 
 def test_a_distilled_model_export_is_a_job_too(trained_project, owner, owner_client) -> None:
     distillation_start(version=trained_project.current_version, student="cnn-dw", mode="hard", steps=3, user=owner)
-    run_default_worker()
+    run_burst_in_process("default")
     job = started(owner_client, kind="model", format="onnx", variant="distilled:cnn-dw")
-    run_default_worker()
+    run_burst_in_process("default")
     job.refresh_from_db()
     assert job.status == "done" and job.filename == "clothes-v1-distilled-cnn-dw-onnx.zip"
     files = zipfile.ZipFile(io.BytesIO(body(download(owner_client, job))))
@@ -173,7 +173,7 @@ def test_a_distilled_model_export_is_a_job_too(trained_project, owner, owner_cli
 
 def test_a_failed_export_shows_its_reason(trained_project, owner_client) -> None:
     job = started(owner_client, kind="model", format="onnx", variant="distilled:cnn-dw")  # never distilled
-    run_default_worker()
+    run_burst_in_process("default")
     state = status(owner_client, job)
     assert state["status"] == "failed" and "has no finished distillation to cnn-dw" in state["error"]
     assert "export-job-error" in state["html"] and "has no finished distillation" in state["html"]
@@ -184,7 +184,7 @@ def test_a_failed_export_shows_its_reason(trained_project, owner_client) -> None
 
 def test_an_expired_export_is_deleted_and_answers_410_with_the_reason(trained_project, owner_client) -> None:
     job = started(owner_client, kind="labels", format="csv")
-    run_default_worker()
+    run_burst_in_process("default")
     job.refresh_from_db()
     path = Path(settings.EXPORT_DIR) / job.path
     assert path.is_file() and download(owner_client, job).status_code == 200
@@ -201,11 +201,11 @@ def test_an_expired_export_is_deleted_and_answers_410_with_the_reason(trained_pr
 
 def test_the_worker_sweeps_expired_exports_but_keeps_a_bundle_another_export_holds(trained_project, owner_client) -> None:
     first = started(owner_client, kind="model", format="torchscript")
-    run_default_worker()
+    run_burst_in_process("default")
     second = started(owner_client, kind="model", format="torchscript")
     labels = started(owner_client, kind="labels", format="json")
     ExportJob.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    run_default_worker()  # each run sweeps first
+    run_burst_in_process("default")  # each run sweeps first
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.path == "" and second.path and (Path(settings.EXPORT_DIR) / second.path).is_file()
@@ -219,7 +219,7 @@ def test_the_worker_sweeps_expired_exports_but_keeps_a_bundle_another_export_hol
 @pytest.mark.parametrize("who", ["reviewer_client", "annotator_client", "outsider_client"])
 def test_only_owners_start_follow_and_download_exports(trained_project, owner_client, who, request) -> None:
     job = started(owner_client, kind="labels", format="csv")
-    run_default_worker()
+    run_burst_in_process("default")
     client = request.getfixturevalue(who)
     before = ExportJob.objects.count()
     assert start(client, kind="labels", format="csv").status_code == 404

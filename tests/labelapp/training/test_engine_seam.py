@@ -16,8 +16,8 @@ from labelapp.projects.services import project_update
 from labelapp.training import services
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.models import ModelVersion
-from tests.labelapp.training.conftest import run_burst_in_process
-from tests.toy_algorithm import TOY_NAME, toy_algorithm_installed
+from tests.helpers.training import run_burst_in_process
+from tests.helpers.toy_algorithm import TOY_NAME, toy_algorithm_installed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
