@@ -3,7 +3,7 @@
 Every module of this package is imported here, so a new algorithm is one new file: its
 ``@register_algorithm`` class (with its own ``options_type``) is registered on import, and nothing
 else names it. An algorithm kept outside the package registers the same way once its module is
-imported (the toy algorithm of ``tests/toy_algorithm.py`` shows how).
+imported (the toy algorithm of ``tests/helpers/toy_algorithm.py`` shows how).
 """
 
 import importlib
