@@ -174,6 +174,8 @@ STORAGES = {
 CACHE_DIR = DATA_DIR / "cache"  # decoded uint8 image caches per project
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 EXPORT_DIR = DATA_DIR / "exports"
+# Memory for the image pages' nearest-neighbour indexes (each version's embeddings, per web process).
+NEIGHBOUR_CACHE_MB = env.env_int("NEIGHBOUR_CACHE_MB", 256, minimum=1)
 
 # Uploads: images are checked by content; a decoded image may not exceed this many pixels
 # (Pillow's own default is ~89M; its DecompressionBombWarning is treated as an error).
