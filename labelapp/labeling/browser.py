@@ -184,6 +184,36 @@ def _ordered(images: QuerySet[Image], sort: Sort, *, forward: bool) -> QuerySet[
     return images.order_by(*(f"-{key}" if descending else key for key in keys))
 
 
+def _rows(images: QuerySet[Image], sort: Sort, cursor: tuple | None, *, forward: bool, limit: int) -> list[Image]:
+    """Up to ``limit`` rows beyond ``cursor`` in ``sort``'s order (or before it when not ``forward``).
+
+    A confidence order is walked as two parts so that each can use an index: images the version
+    predicted, by ``(confidence, id)`` (the ``Prediction(version, confidence)`` index, no sort of the
+    whole pool), and images it did not (key ``NO_CONFIDENCE``, lowest), by id.
+    """
+    if sort.key != "confidence_key":
+        if cursor is not None:
+            images = images.filter(_beyond(sort, cursor, forward=forward))
+        return list(_ordered(images, sort, forward=forward)[:limit])
+    parts = [
+        (images.filter(confidence__isnull=True), Sort(sort.label, "id", sort.descending)),
+        (images.filter(confidence__isnull=False), Sort(sort.label, "confidence", sort.descending)),
+    ]
+    if sort.descending == forward:  # walking from high keys to low: predicted images first
+        parts.reverse()
+    rows: list[Image] = []
+    reached = cursor is None
+    for part, part_sort in parts:
+        if cursor is not None and (cursor[0] == NO_CONFIDENCE) == (part_sort.key == "id"):
+            part, reached = part.filter(_beyond(part_sort, cursor, forward=forward)), True
+        elif not reached:
+            continue
+        rows += _ordered(part, part_sort, forward=forward)[: limit - len(rows)]
+        if len(rows) >= limit:
+            break
+    return rows
+
+
 def browser_page(
     project: Project,
     *,
@@ -198,14 +228,12 @@ def browser_page(
     order. Cursors are ``sort.decode``'d ``(key value, id)`` pairs; the page's own are ``sort.encode``'d."""
     images = _filtered(browser_images(project, version), project, filters)
     if before is not None:
-        rows = list(_ordered(images.filter(_beyond(sort, before, forward=False)), sort, forward=False)[: size + 1])
+        rows = _rows(images, sort, before, forward=False, limit=size + 1)
         has_previous, rows = len(rows) > size, rows[:size][::-1]
         return BrowserPage(
             rows, sort.encode(rows[-1]) if rows else None, sort.encode(rows[0]) if rows and has_previous else None
         )
-    if after is not None:
-        images = images.filter(_beyond(sort, after, forward=True))
-    rows = list(_ordered(images, sort, forward=True)[: size + 1])
+    rows = _rows(images, sort, after, forward=True, limit=size + 1)
     has_next, rows = len(rows) > size, rows[:size]
     return BrowserPage(
         rows, sort.encode(rows[-1]) if rows and has_next else None, sort.encode(rows[0]) if rows and after else None
