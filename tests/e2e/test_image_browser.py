@@ -33,6 +33,8 @@ def shot(screenshot):
     SHOTS.mkdir(parents=True, exist_ok=True)
 
     def save(page, name: str) -> None:
+        page.evaluate("() => document.querySelectorAll('img[loading=lazy]').forEach((img) => { img.loading = 'eager'; })")
+        page.wait_for_function("() => [...document.images].every((img) => img.complete)", polling=50)
         shutil.copy(screenshot(page, f"browser-{name}"), SHOTS / f"{name}.png")
 
     return save
