@@ -67,11 +67,18 @@ class BrowserFilters:
 @dataclass(frozen=True)
 class Sort:
     """One order of the grid: by ``key`` (an annotation on the browser queryset, ``"id"`` for upload
-    order), ties broken by id in the same direction."""
+    order), ties broken by id in the same direction.
+
+    ``key`` may stand for a column that is NULL for some images (``nullable``; ``null_value`` is the
+    key those images get, below every real value): then the order is walked as two parts, each on an
+    index (see :func:`_rows`).
+    """
 
     label: str
     key: str
     descending: bool
+    nullable: str = ""
+    null_value: object = None
 
     def encode(self, image: Image) -> str:
         """The cursor of ``image`` in this order: ``"<key>:<id>"``, just ``"<id>"`` in upload order."""
@@ -98,9 +105,9 @@ class Sort:
 SORTS = {
     "oldest": Sort("Upload order, oldest first", "id", False),
     "newest": Sort("Upload order, newest first", "id", True),
-    "least-confident": Sort("Confidence, lowest first", "confidence_key", False),
-    "most-confident": Sort("Confidence, highest first", "confidence_key", True),
-    "recently-labeled": Sort("Label date, newest first", "labeled_key", True),
+    "least-confident": Sort("Confidence, lowest first", "confidence_key", False, "confidence", NO_CONFIDENCE),
+    "most-confident": Sort("Confidence, highest first", "confidence_key", True, "confidence", NO_CONFIDENCE),
+    "recently-labeled": Sort("Label date, newest first", "labeled_key", True, "labeled_at", EPOCH),
 }
 DEFAULT_SORT = "oldest"
 
@@ -133,6 +140,7 @@ def browser_images(project: Project, version: ModelVersion | None) -> QuerySet[I
             shown=FilteredRelation("predictions", condition=Q(predictions__version_id=version.pk))
         ).annotate(confidence=F("shown__confidence"), predicted_index=F("shown__predicted_index"))
     return images.annotate(
+        labeled_at=F("annotation__updated_at"),
         confidence_key=Coalesce(F("confidence"), Value(NO_CONFIDENCE), output_field=FloatField()),
         labeled_key=Coalesce(F("annotation__updated_at"), Value(EPOCH), output_field=DateTimeField()),
     )
@@ -192,24 +200,25 @@ def _ordered(images: QuerySet[Image], sort: Sort, *, forward: bool) -> QuerySet[
 def _rows(images: QuerySet[Image], sort: Sort, cursor: tuple | None, *, forward: bool, limit: int) -> list[Image]:
     """Up to ``limit`` rows beyond ``cursor`` in ``sort``'s order (or before it when not ``forward``).
 
-    A confidence order is walked as two parts so that each can use an index: images the version
-    predicted, by ``(confidence, id)`` (the ``Prediction(version, confidence)`` index, no sort of the
-    whole pool), and images it did not (key ``NO_CONFIDENCE``, lowest), by id.
+    An order on a nullable column is walked as two parts so that each can use an index rather than
+    sort the whole pool per page: the images that have the column, by ``(column, id)`` (confidence:
+    the ``Prediction(version, confidence)`` index; label date: ``Annotation(project, updated_at)``),
+    and the images that lack it (key ``null_value``, lowest), by id.
     """
-    if sort.key != "confidence_key":
+    if not sort.nullable:
         if cursor is not None:
             images = images.filter(_beyond(sort, cursor, forward=forward))
         return list(_ordered(images, sort, forward=forward)[:limit])
     parts = [
-        (images.filter(confidence__isnull=True), Sort(sort.label, "id", sort.descending)),
-        (images.filter(confidence__isnull=False), Sort(sort.label, "confidence", sort.descending)),
+        (images.filter(**{f"{sort.nullable}__isnull": True}), Sort(sort.label, "id", sort.descending)),
+        (images.filter(**{f"{sort.nullable}__isnull": False}), Sort(sort.label, sort.nullable, sort.descending)),
     ]
-    if sort.descending == forward:  # walking from high keys to low: predicted images first
+    if sort.descending == forward:  # walking from high keys to low: the images with a value first
         parts.reverse()
     rows: list[Image] = []
     reached = cursor is None
     for part, part_sort in parts:
-        if cursor is not None and (cursor[0] == NO_CONFIDENCE) == (part_sort.key == "id"):
+        if cursor is not None and (cursor[0] == sort.null_value) == (part_sort.key == "id"):
             part, reached = part.filter(_beyond(part_sort, cursor, forward=forward)), True
         elif not reached:
             continue
