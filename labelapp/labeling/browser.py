@@ -209,8 +209,10 @@ def _rows(images: QuerySet[Image], sort: Sort, cursor: tuple | None, *, forward:
         if cursor is not None:
             images = images.filter(_beyond(sort, cursor, forward=forward))
         return list(_ordered(images, sort, forward=forward)[:limit])
+    # Unlabeled as NOT EXISTS (see _SOURCE_FILTERS); images without a prediction stay a LEFT JOIN … IS NULL.
+    lacking = unannotated() if sort.nullable == "labeled_at" else Q(**{f"{sort.nullable}__isnull": True})
     parts = [
-        (images.filter(**{f"{sort.nullable}__isnull": True}), Sort(sort.label, "id", sort.descending)),
+        (images.filter(lacking), Sort(sort.label, "id", sort.descending)),
         (images.filter(**{f"{sort.nullable}__isnull": False}), Sort(sort.label, sort.nullable, sort.descending)),
     ]
     if sort.descending == forward:  # walking from high keys to low: the images with a value first
