@@ -176,6 +176,8 @@ CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 EXPORT_DIR = DATA_DIR / "exports"
 # A background export (labels or model) stays downloadable this long, then its file is deleted (410).
 EXPORT_KEEP_HOURS = env.env_int("EXPORT_KEEP_HOURS", 24, minimum=1)
+# Memory for the image pages' nearest-neighbour indexes (each version's embeddings, per web process).
+NEIGHBOUR_CACHE_MB = env.env_int("NEIGHBOUR_CACHE_MB", 256, minimum=1)
 
 # Uploads: images are checked by content; a decoded image may not exceed this many pixels
 # (Pillow's own default is ~89M; its DecompressionBombWarning is treated as an error).

@@ -4,7 +4,6 @@ from labelapp.images import views
 
 app_name = "images"
 urlpatterns = [
-    path("images/", views.image_list, name="list"),
     path("images/upload/", views.image_upload, name="upload"),
     path("images/<int:image_id>/file/", views.image_file, name="file"),
     path("images/<int:image_id>/thumbnail/", views.image_thumbnail, name="thumbnail"),

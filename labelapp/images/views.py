@@ -1,43 +1,22 @@
-"""Image pages: the grid, the upload page, and the member-only file and thumbnail views."""
+"""Image pages: the upload page and the member-only file and thumbnail views (the grid is the data
+browser of :mod:`labelapp.labeling.browser_views`, which reads labels and predictions)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from labelapp.images import selectors, services
+from labelapp.images import services
 from labelapp.images.models import Image
 from labelapp.lib.files import member_file_response
 from labelapp.lib.images import CONTENT_TYPES
-from labelapp.lib.inputs import ImagePageQuerySerializer, InvalidInput, validated
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 
 # Uploading is for owners and reviewers; annotators label what is there.
 UPLOAD_ROLE = Role.REVIEWER
-FILTERS = {"labeled": True, "unlabeled": False}
-
-
-@login_required
-@require_GET
-def image_list(request: HttpRequest, slug: str) -> HttpResponse:
-    project = get_project_for_user(request.user, slug)
-    try:
-        query = validated(ImagePageQuerySerializer, request.GET)
-    except InvalidInput as refused:
-        return HttpResponseBadRequest(str(refused), content_type="text/plain; charset=utf-8")
-    shown = query.get("show", "")
-    page = selectors.image_page(
-        project=project, after=query.get("after"), before=query.get("before"), labeled=FILTERS.get(shown)
-    )
-    return render(request, "images/list.html", {
-        "project": project, "page": page, "show": shown if shown in FILTERS else "",
-        "counts": selectors.image_counts(project=project),
-        "skipped": selectors.images_skipped(project=project),
-        "can_upload": has_role(request.user, project, UPLOAD_ROLE),
-    })
 
 
 @login_required

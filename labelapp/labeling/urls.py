@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labelapp.labeling import views
+from labelapp.labeling import browser_views, views
 
 app_name = "labeling"
 urlpatterns = [
@@ -22,4 +22,8 @@ urlpatterns = [
     path("suspects/items/", views.suspects_items, name="suspects_items"),
     path("suspects/keep/", views.suspect_keep, name="suspect_keep"),
     path("dashboard/", views.dashboard_page, name="dashboard"),
+    # The images page is the data browser: it reads labels, predictions and embeddings, so it lives here.
+    path("images/", browser_views.image_browser, name="images"),
+    path("images/label/", browser_views.images_label, name="images_label"),
+    path("images/<int:image_id>/", browser_views.image_detail, name="image"),
 ]

@@ -65,10 +65,3 @@ def validated(serializer_class: type[serializers.Serializer], data: Any) -> dict
         raise InvalidInput(error_text(serializer.errors))
     return dict(serializer.validated_data)
 
-
-class ImagePageQuerySerializer(serializers.Serializer):
-    """The images page's keyset cursors: ``?after=<id>`` or ``?before=<id>`` (``?show=`` is a filter name)."""
-
-    after = id_field(required=False)
-    before = id_field(required=False)
-    show = serializers.CharField(required=False, allow_blank=True, max_length=20)

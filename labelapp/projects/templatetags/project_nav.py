@@ -10,7 +10,7 @@ register = template.Library()
 
 @register.inclusion_tag("projects/_nav.html", takes_context=True)
 def project_nav(context: template.Context, project: Project) -> dict:
-    """Links to the project's pages; the current page (by URL name, e.g. ``images:list``) is marked."""
+    """Links to the project's pages; the current page (by URL name, e.g. ``labeling:images``) is marked."""
     role = role_of(context["user"], project)
     request = context.get("request")
     match = getattr(request, "resolver_match", None)

@@ -76,34 +76,6 @@ def test_outsider_gets_404_for_image_files_and_ids_of_other_projects(project, ot
         assert outsider_client.get(reverse(view, args=[other_project.slug, theirs.pk])).status_code == 200
 
 
-def test_image_list_pages_by_id_and_filters_labeled(project, annotator_client, settings):
-    images = [image_add(project=project, name=name, data=data)[0] for name, data in demo_pngs(70)]
-    Annotation.objects.create(project=project, image=images[5], label_class=project.classes.first())
-    url = reverse("images:list", args=[project.slug])
-
-    first = annotator_client.get(url)
-    second = annotator_client.get(url, {"after": first.context["page"].next_after})
-    back = annotator_client.get(url, {"before": second.context["page"].previous_before})
-    labeled = annotator_client.get(url, {"show": "labeled"})
-    unlabeled = annotator_client.get(url, {"show": "unlabeled"})
-
-    assert [i.pk for i in first.context["page"].images] == [i.pk for i in images[:60]]
-    assert [i.pk for i in second.context["page"].images] == [i.pk for i in images[60:]]
-    assert second.context["page"].next_after is None
-    assert [i.pk for i in back.context["page"].images] == [i.pk for i in images[:60]]
-    assert [i.pk for i in labeled.context["page"].images] == [images[5].pk]
-    assert images[5].pk not in [i.pk for i in unlabeled.context["page"].images]
-    assert reverse("images:thumbnail", args=[project.slug, images[0].pk]) in first.content.decode()
-
-
-def test_image_list_queries_do_not_grow_with_the_page(project, annotator_client, django_assert_max_num_queries):
-    for name, data in demo_pngs(30):
-        image_add(project=project, name=name, data=data)
-
-    with django_assert_max_num_queries(12):
-        annotator_client.get(reverse("images:list", args=[project.slug]))
-
-
 def test_upload_page_has_the_progress_form_for_reviewers(project, reviewer_client):
     page = reviewer_client.get(reverse("images:upload", args=[project.slug])).content.decode()
 
