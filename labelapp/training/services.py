@@ -45,14 +45,18 @@ from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
 from labelapp.labeling.services import queue_order_build
 from labelapp.projects.models import LabelClass, Project
-from labelapp.training import events, metrics, store
+from labelapp.training import events, metrics, prediction_store, store
 from labelapp.training.cache import (
     ImageCache,
     atomic_savez,
     cache_update,
+    checkpoint_local,
     checkpoint_path,
+    checkpoint_share,
     embeddings_path,
     project_cache_dir,
+    version_files_delete,
+    version_files_share,
 )
 from labelapp.training.locks import RoundLock, publish_lock, round_lock, round_running
 from labelapp.training.models import ModelVersion, Prediction
@@ -177,7 +181,7 @@ def trainer_resume(*, project: Project, base: ModelVersion | None, config: Train
     warm, _warm = _warm, None  # a failing round must not leave a half-trained model behind
     if base is None:
         return Trainer(config)
-    path = checkpoint_path(base.checkpoint)
+    path = checkpoint_local(base.checkpoint)  # another host may have trained it
     if warm and warm.project_id == project.pk and warm.checkpoint is not None and warm.checkpoint == _file_identity(path):
         if _same_project_config(warm.trainer.config, config):
             return warm.trainer
@@ -341,34 +345,10 @@ def round_metrics(
     }
 
 
-def _prediction_rows(
-    version: ModelVersion, ids: np.ndarray, predictions: Predictions, rows: slice
-) -> list[Prediction]:
-    """Prediction objects for one slice of rows (built per batch: 100k model objects at once are heavy)."""
-    probs = np.round(predictions.probs[rows].numpy().astype(np.float64), 4).tolist()
-    columns = zip(
-        ids[rows].tolist(),
-        predictions.predicted[rows].tolist(),
-        predictions.confidence[rows].tolist(),
-        predictions.margin[rows].tolist(),
-        predictions.entropy[rows].tolist(),
-        probs,
-    )
-    return [
-        Prediction(
-            version=version, image_id=image_id, predicted_index=index, confidence=confidence, margin=margin,
-            entropy=entropy, probs=row_probs,
-        )
-        for image_id, index, confidence, margin, entropy, row_probs in columns
-    ]
-
-
 def prediction_rows_write(*, version: ModelVersion, ids: np.ndarray, predictions: Predictions) -> None:
-    """Bulk-insert one prediction per image (row i is Image ``ids[i]``) for a version not yet current."""
-    for start in range(0, len(ids), PREDICTION_BATCH):
-        batch = _prediction_rows(version, ids, predictions, slice(start, start + PREDICTION_BATCH))
-        with transaction.atomic():
-            Prediction.objects.bulk_create(batch)
+    """Bulk-write one prediction per image (row i is Image ``ids[i]``) for a version not yet current
+    (``COPY`` on PostgreSQL, INSERT batches elsewhere: :mod:`labelapp.training.prediction_store`)."""
+    prediction_store.predictions_write(version=version, ids=ids, predictions=predictions)
 
 
 def version_flip(*, project: Project, base: ModelVersion | None, version: ModelVersion) -> None:
@@ -391,8 +371,7 @@ def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> in
     row is history and stays."""
     doomed = list(versions.filter(project=project))
     for version in doomed:
-        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
-        embeddings_path(version).unlink(missing_ok=True)
+        version_files_delete(version)
     ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
     return len(doomed)
 
@@ -415,8 +394,7 @@ def versions_prune(*, project: Project, keep: int | None = None) -> int:
     )
     for version in doomed:
         Prediction.objects.filter(version=version).delete()
-        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
-        embeddings_path(version).unlink(missing_ok=True)
+        version_files_delete(version)
         ModelVersion.objects.filter(pk=version.pk).update(pruned_at=timezone.now())
     return len(doomed)
 
@@ -435,7 +413,7 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
     if version.project_id != project.pk:
         raise VersionUnavailable("That version belongs to another project.")
     # a version from before the SSL model's first round (pre-trained, propagated) has no checkpoint
-    if version.is_pruned or (version.steps and not checkpoint_path(version.checkpoint).is_file()):
+    if version.is_pruned or (version.steps and not checkpoint_local(version.checkpoint).is_file()):
         raise VersionUnavailable(
             f"Version {version.number} was pruned (only the newest {settings.TRAINING_KEEP_VERSIONS} versions and "
             "pinned ones keep their predictions and checkpoint): it cannot be made current again."
@@ -489,7 +467,7 @@ def pretrain_config(*, project: Project) -> PretrainConfig:
 
 def pretrainer_path(project_id: int) -> Path:
     """The project's one pre-training checkpoint (not per version: the encoder only moves forward)."""
-    return checkpoint_path(f"{project_id}/pretrain.pt")
+    return checkpoint_local(f"{project_id}/pretrain.pt")
 
 
 def _same_pretrain_config(a: PretrainConfig, b: PretrainConfig) -> bool:
@@ -613,6 +591,7 @@ def round_pretrain(
     )
     path = pretrainer_path(project.pk)
     pretrainer.save(path)
+    checkpoint_share(f"{project.pk}/pretrain.pt")  # before keep_warm: the upload stamps the file
     pretrainer_keep_warm(project_id=project.pk, pretrainer=pretrainer, path=path)
     timings["train"] = time.perf_counter() - mark
 
@@ -829,7 +808,7 @@ def version_publish(
     relative = f"{project.pk}/v{number}.pt"
     if publication.staged_checkpoint is not None:
         os.replace(publication.staged_checkpoint, checkpoint_path(relative))
-    elif current is not None and checkpoint_path(current.checkpoint).is_file():
+    elif current is not None and checkpoint_local(current.checkpoint).is_file():
         _file_share(checkpoint_path(current.checkpoint), checkpoint_path(relative))  # the SSL model carries on
     version = ModelVersion.objects.create(
         project=project, number=number, kind=publication.kind, checkpoint=relative, **fields
@@ -840,6 +819,7 @@ def version_publish(
         _file_share(publication.shared_embeddings, embeddings_path(version))
     else:
         atomic_savez(embeddings_path(version), ids=publication.cache.ids, embeddings=publication.embeddings.numpy())
+    version_files_share(version)  # other hosts resume from it (no-op on a single host)
     if lock is not None:
         lock.ensure_held()
     timings["write"] = time.perf_counter() - mark  # version row, predictions, embeddings (the flip adds ms)
