@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from labelapp.lib import env
+from labelapp.lib import env, object_store
 from labelapp.lib.embedded_redis import socket_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,24 +184,13 @@ if STORAGE_BACKEND == "s3":
     S3_ENDPOINT_URL = env.env_str("S3_ENDPOINT_URL", "")  # empty: AWS itself
     if S3_ENDPOINT_URL:
         env.env_url("S3_ENDPOINT_URL", "", schemes={"http", "https"})
-    _S3_OPTIONS = {
-        "bucket_name": env.env_str("S3_BUCKET", ""),
-        "access_key": env.env_str("S3_ACCESS_KEY_ID", ""),
-        "secret_key": env.env_str("S3_SECRET_ACCESS_KEY", ""),
-        "endpoint_url": S3_ENDPOINT_URL or None,
-        "region_name": env.env_str("S3_REGION", "us-east-1"),
-        "addressing_style": "path" if S3_ENDPOINT_URL else None,  # self-hosted servers rarely have bucket DNS names
-        "signature_version": "s3v4",
-        "querystring_auth": True,  # objects are private; the app streams them after its own permission check
-    }
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_S3_OPTIONS, "location": "media", "file_overwrite": False},  # server-made unique names
-    }
-    STORAGES["shared"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_S3_OPTIONS, "location": "shared", "file_overwrite": True},  # a rewritten file replaces its object
-    }
+    STORAGES.update(object_store.s3_storages(
+        bucket=env.env_str("S3_BUCKET", ""),
+        access_key=env.env_str("S3_ACCESS_KEY_ID", ""),
+        secret_key=env.env_str("S3_SECRET_ACCESS_KEY", ""),
+        endpoint_url=S3_ENDPOINT_URL,
+        region=env.env_str("S3_REGION", "us-east-1"),
+    ))
 elif STORAGE_BACKEND != "local":
     raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND!r}: must be 'local' or 's3'")
 CACHE_DIR = DATA_DIR / "cache"  # decoded uint8 image caches per project (per host, rebuilt from media)
