@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -57,7 +58,7 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
         if not isinstance(module, torch.nn.Sequential):
             continue
         children = list(module._modules.items())
-        for (conv_name, conv), (norm_name, norm) in zip(children, children[1:]):
+        for (conv_name, conv), (norm_name, norm) in itertools.pairwise(children):
             if isinstance(conv, torch.nn.Conv2d) and isinstance(norm, torch.nn.BatchNorm2d) and norm.track_running_stats:
                 module._modules[conv_name] = fuse_conv_bn_eval(conv, norm)
                 module._modules[norm_name] = torch.nn.Identity()

@@ -47,11 +47,10 @@ def _free(port: int) -> bool:
 
 
 def _base_port() -> int:
-    offsets = [*_PORTS.values(), *_FIXED.values()]
-    wanted = lambda base: [base + o for o in offsets] + [base + o + 10000 for o in _PORTS.values()]  # noqa: E731
+    offsets = [*_PORTS.values(), *_FIXED.values(), *(o + 10000 for o in _PORTS.values())]
     for _ in range(50):
         base = random.randrange(20000, 29000, 10)
-        if all(_free(port) for port in wanted(base)):
+        if all(_free(base + offset) for offset in offsets):
             return base
     raise RuntimeError("no free ports for SeaweedFS")
 

@@ -92,17 +92,16 @@ def inference(args: argparse.Namespace) -> dict:
                 features = net.features(chunk)
                 net.head(features).float().softmax(dim=1)
 
-    folded = lambda: fold_batchnorm(network)  # noqa: E731  (each run folds again, as predict does)
     variants: dict[str, Callable[[], object]] = {
         "before": lambda: loop(network, 512, True, torch.no_grad),
         "predict": lambda: predict(network, images, 512),
-        "folded_channels_last": lambda: loop(folded(), 512, True, torch.no_grad),
-        "folded_inference_mode": lambda: loop(folded(), 512, False, torch.inference_mode),
+        "folded_channels_last": lambda: loop(fold_batchnorm(network), 512, True, torch.no_grad),
+        "folded_inference_mode": lambda: loop(fold_batchnorm(network), 512, False, torch.inference_mode),
     }
     for name in args.variants.split(","):
         if name.startswith("folded_batch_"):
             batch = int(name.rsplit("_", 1)[1])
-            variants[name] = lambda batch=batch: loop(folded(), batch, False, torch.no_grad)
+            variants[name] = lambda batch=batch: loop(fold_batchnorm(network), batch, False, torch.no_grad)
     result: dict = {"images": args.images, "threads": args.threads, "backbone": "cnn-small", "geometry": "28px 1ch"}
     wanted = args.variants.split(",")
     if any(name.startswith("onnxruntime") for name in wanted):
@@ -231,7 +230,7 @@ def main() -> None:
     args = parse_args()
     record = run_header("round_at_scale", "benchmarks/training/round_at_scale.py", args)
     record["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
-                         "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()}
+                         "uptime_before": subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()}
     if not args.skip_writes:
         fresh_database(args.server, args.database)
         print("prediction rows, PostgreSQL ...", flush=True)
@@ -244,7 +243,7 @@ def main() -> None:
         fresh_database(args.server, args.database)  # leave an empty database, not 600k rows
     if not args.skip_inference:
         record["inference"] = inference(args)
-    record["machine"]["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    record["machine"]["uptime_after"] = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -42,7 +42,7 @@ def _same(storage: Storage, name: str, path: Path) -> bool | None:
     try:
         size = storage.size(name)
         modified = storage.get_modified_time(name).timestamp()
-    except (FileNotFoundError, OSError):
+    except FileNotFoundError:  # django-storages' answer to a 404; other errors fail the caller loudly
         return None
     try:
         stat = path.stat()

@@ -43,10 +43,11 @@ def predictions_copy(*, version: ModelVersion, ids: np.ndarray, predictions: Pre
     """All rows in one ``COPY`` (PostgreSQL only), in one transaction: a failure leaves no row behind."""
     table = connection.ops.quote_name(Prediction._meta.db_table)
     names = ", ".join(connection.ops.quote_name(name) for name in _COLUMNS)
-    with transaction.atomic(), connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for image_id, index, confidence, margin, entropy, probs in _columns(ids, predictions, slice(None)):
-                copy.write_row((version.pk, image_id, index, confidence, margin, entropy, json.dumps(probs)))
+    with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(
+        f"COPY {table} ({names}) FROM STDIN"
+    ) as copy:
+        for image_id, index, confidence, margin, entropy, probs in _columns(ids, predictions, slice(None)):
+            copy.write_row((version.pk, image_id, index, confidence, margin, entropy, json.dumps(probs)))
 
 
 def predictions_insert(*, version: ModelVersion, ids: np.ndarray, predictions: Predictions) -> None:

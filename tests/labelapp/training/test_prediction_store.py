@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 from django.db import IntegrityError, connection
-from sslengine import Predictions
 
 from labelapp.images.models import Image
 from labelapp.training import prediction_store
 from labelapp.training.models import ModelVersion, Prediction
+from sslengine import Predictions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,6 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from rq.job import Job, JobStatus
-from sslengine import Trainer
 
 from labelapp.images.models import Image
 from labelapp.projects.models import LabelClass, Membership, Project, Role
@@ -21,6 +20,7 @@ from labelapp.training import services, store
 from labelapp.training.cache import checkpoint_local, checkpoint_path, embeddings_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
+from sslengine import Trainer
 from tests.conftest import logged_in
 from tests.labelapp.training.conftest import add_labeled_images, start_worker
 from tests.object_store import SeaweedServer, weed_binary
