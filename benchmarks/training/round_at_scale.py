@@ -15,6 +15,7 @@ Prediction rows: one version's N rows written by ``labelapp.training.prediction_
 (``COPY`` on PostgreSQL, INSERT batches on SQLite) beside the former path on PostgreSQL (``bulk_create`` in
 batches of 1,000, one transaction each: what SQLite still does), on a fresh PostgreSQL database of its own (default
 ``labelapp_bench_h17scale``, dropped and recreated) and on a SQLite file, after bulk-creating N image rows.
+Each write reports the client's process CPU-seconds and, on PostgreSQL, its server backend's (``/proc``).
 
     .venv/bin/python benchmarks/training/round_at_scale.py [--images 100000] [--threads 1] [--repeats 3]
 """
@@ -186,21 +187,34 @@ def before(version):
         with transaction.atomic():
             Prediction.objects.bulk_create(batch)
 
+import os
+def server_cpu():
+    # CPU-seconds of this connection's PostgreSQL backend (same machine): the server's half of a write
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 out = {"vendor": connection.vendor, "rows": n}
 number = 0
 written = {"before": before, "predictions_write": lambda v: predictions_write(version=v, ids=ids, predictions=predictions)}
 for name, write in ((name, written[name]) for name in paths):
-    walls, cpus = [], []
+    walls, cpus, servers = [], [], []
     for _ in range(repeats):
         number += 1
         version = ModelVersion.objects.create(project=project, number=number, algorithm="fixmatch", backbone="cnn-small")
-        cpu, wall = time.process_time(), time.perf_counter()
+        server, cpu, wall = server_cpu(), time.process_time(), time.perf_counter()
         write(version)
         walls.append(time.perf_counter() - wall); cpus.append(time.process_time() - cpu)
+        servers.append(server_cpu() - server)
         assert Prediction.objects.filter(version=version).count() == n
         Prediction.objects.filter(version=version).delete()
     out[name] = {"wall_s": round(statistics.median(walls), 2), "cpu_s": round(statistics.median(cpus), 2),
-                 "walls": [round(w, 2) for w in walls], "cpus": [round(c, 2) for c in cpus]}
+                 "walls": [round(w, 2) for w in walls], "cpus": [round(c, 2) for c in cpus],
+                 "server_cpu_s": round(statistics.median(servers), 2), "server_cpus": [round(c, 2) for c in servers]}
 print("RESULT " + json.dumps(out))
 """
 
