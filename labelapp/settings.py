@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from labelapp.lib import env
+from labelapp.lib import env, object_store
 from labelapp.lib.embedded_redis import socket_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -171,7 +171,29 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-CACHE_DIR = DATA_DIR / "cache"  # decoded uint8 image caches per project
+# Media (images, thumbnails) and the files every host must see (checkpoints, per-version embeddings, see
+# labelapp.lib.shared_files): folders under DATA_DIR (STORAGE_BACKEND=local, the default), or one
+# S3-compatible bucket (STORAGE_BACKEND=s3: AWS S3, SeaweedFS, MinIO, ...), so a second host can run
+# training workers against the same database and Redis (README, "A second training host"). Media go under
+# media/ in the bucket, checkpoints and embeddings under shared/; each host keeps local copies of the latter.
+STORAGE_BACKEND = env.env_str("STORAGE_BACKEND", "local")
+if STORAGE_BACKEND == "s3":
+    for required in ("S3_BUCKET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        if not env.env_str(required, ""):
+            raise ImproperlyConfigured(f"{required} must be set when STORAGE_BACKEND=s3")
+    S3_ENDPOINT_URL = env.env_str("S3_ENDPOINT_URL", "")  # empty: AWS itself
+    if S3_ENDPOINT_URL:
+        env.env_url("S3_ENDPOINT_URL", "", schemes={"http", "https"})
+    STORAGES.update(object_store.s3_storages(
+        bucket=env.env_str("S3_BUCKET", ""),
+        access_key=env.env_str("S3_ACCESS_KEY_ID", ""),
+        secret_key=env.env_str("S3_SECRET_ACCESS_KEY", ""),
+        endpoint_url=S3_ENDPOINT_URL,
+        region=env.env_str("S3_REGION", "us-east-1"),
+    ))
+elif STORAGE_BACKEND != "local":
+    raise ImproperlyConfigured(f"STORAGE_BACKEND={STORAGE_BACKEND!r}: must be 'local' or 's3'")
+CACHE_DIR = DATA_DIR / "cache"  # decoded uint8 image caches per project (per host, rebuilt from media)
 CHECKPOINT_DIR = DATA_DIR / "checkpoints"
 EXPORT_DIR = DATA_DIR / "exports"
 # A background export (labels or model) stays downloadable this long, then its file is deleted (410).

@@ -32,7 +32,7 @@ from labelapp.exports.selectors import LabelOptions, LabelRow, archive_name, cla
 from labelapp.labeling.models import Annotation, Source
 from labelapp.lib.spreadsheet import SafeCsvWriter
 from labelapp.projects.models import Project
-from labelapp.training.cache import ImageCache, cache_update, checkpoint_path
+from labelapp.training.cache import ImageCache, cache_update, checkpoint_local, checkpoint_path
 from labelapp.training.metrics import agreement
 from labelapp.training.models import ModelVersion
 from labelapp.training.services import training_labels, version_pin
@@ -293,6 +293,7 @@ def _checkpoint_path(version: ModelVersion) -> Path:
     path = (root / version.checkpoint).resolve()
     if not version.checkpoint or not path.is_relative_to(root):
         raise ValueError(f"version {version.number} has no checkpoint inside CHECKPOINT_DIR")
+    checkpoint_local(version.checkpoint)  # a version trained on another host: copied from the shared store
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint of version {version.number} is missing ({version.checkpoint})")
     return path
@@ -484,7 +485,7 @@ def distillation_run(*, distillation_id: int) -> Distillation:
         labels = training_labels(project=project, cache=cache)
         if len(labels.rows) == 0:
             raise ValueError("the project has no training labels")
-        teacher = Trainer.load(checkpoint_path(version.checkpoint), device="cpu")
+        teacher = Trainer.load(checkpoint_local(version.checkpoint), device="cpu")
         images = torch.from_numpy(cache.images)
         labeled = images[torch.from_numpy(labels.rows)]
         targets = teacher_targets([teacher], labeled, images)

@@ -6,7 +6,10 @@ images that are not in the file yet, drops deleted ones, and replaces the file a
 in the same folder, fsync, os.replace). An image that cannot be decoded (or whose file is gone) is
 left out and flagged with the reason (``Image.decode_error``, shown on the images page): one odd file
 never fails a round, and flagged images are not retried. The worker process keeps the arrays in memory between rounds
-and re-reads the file only when another process changed it.
+and re-reads the file only when another process changed it. The cache is per host: with media in an object
+store (STORAGE_BACKEND=s3) a second training host decodes its own copy from the bucket on its first round.
+Checkpoints and per-version embeddings, by contrast, must be the same on every host: the ``*_local`` and
+``*_share`` functions below copy them through the shared store (no-ops on a single host).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.core.files.storage import default_storage
 
 from labelapp.images.models import Image
 from labelapp.lib.images import InvalidImage, decode_image
+from labelapp.lib.shared_files import file_delete, file_fetch, file_upload
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion
 from sslengine.checkpoint import atomic_write
@@ -73,6 +77,48 @@ def embeddings_path(version: ModelVersion) -> Path:
 def checkpoint_path(relative: str) -> Path:
     """A version's checkpoint file from its ``ModelVersion.checkpoint`` (relative to CHECKPOINT_DIR)."""
     return Path(settings.CHECKPOINT_DIR) / relative
+
+
+# ---- files every host must see (labelapp.lib.shared_files: no-ops on a single host) ----------------
+
+
+def _checkpoint_name(relative: str) -> str:
+    return f"checkpoints/{relative}"
+
+
+def _embeddings_name(version: ModelVersion) -> str:
+    return f"embeddings/{version.project_id}/{embeddings_path(version).name}"
+
+
+def checkpoint_local(relative: str) -> Path:
+    """:func:`checkpoint_path`, first downloaded from the shared store when this host lacks it (or holds an
+    older copy): call it before reading a checkpoint that another host may have written."""
+    return file_fetch(_checkpoint_name(relative), checkpoint_path(relative))
+
+
+def checkpoint_share(relative: str) -> None:
+    """Upload a checkpoint just written at :func:`checkpoint_path` for the other hosts."""
+    file_upload(checkpoint_path(relative), _checkpoint_name(relative))
+
+
+def embeddings_local(version: ModelVersion) -> Path:
+    """:func:`embeddings_path`, first downloaded from the shared store when this host lacks it."""
+    return file_fetch(_embeddings_name(version), embeddings_path(version))
+
+
+def version_files_share(version: ModelVersion) -> None:
+    """Upload a version's checkpoint (when it has one) and embeddings before the version becomes current,
+    so a round on any host can resume from it."""
+    if checkpoint_path(version.checkpoint).is_file():
+        checkpoint_share(version.checkpoint)
+    if embeddings_path(version).is_file():
+        file_upload(embeddings_path(version), _embeddings_name(version))
+
+
+def version_files_delete(version: ModelVersion) -> None:
+    """Delete a version's checkpoint and embeddings, here and in the shared store."""
+    file_delete(checkpoint_path(version.checkpoint), _checkpoint_name(version.checkpoint))
+    file_delete(embeddings_path(version), _embeddings_name(version))
 
 
 def cache_path(project: Project) -> Path:

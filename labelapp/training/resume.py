@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from labelapp.projects.models import Project
-from labelapp.training.cache import checkpoint_path
+from labelapp.training.cache import checkpoint_local
 from labelapp.training.models import ModelVersion
 from labelapp.training.versions import file_identity
 from sslengine import PretrainConfig, Pretrainer, TrainConfig, Trainer
@@ -81,7 +81,7 @@ def trainer_resume(*, project: Project, base: ModelVersion | None, config: Train
     warm, _warm = _warm, None  # a failing round must not leave a half-trained model behind
     if base is None:
         return Trainer(config)
-    path = checkpoint_path(base.checkpoint)
+    path = checkpoint_local(base.checkpoint)  # another host may have trained it
     if warm and warm.project_id == project.pk and warm.checkpoint is not None and warm.checkpoint == file_identity(path):
         if _same_project_config(warm.trainer.config, config):
             return warm.trainer
@@ -107,7 +107,7 @@ def pretrain_config(*, project: Project) -> PretrainConfig:
 
 def pretrainer_path(project_id: int) -> Path:
     """The project's one pre-training checkpoint (not per version: the encoder only moves forward)."""
-    return checkpoint_path(f"{project_id}/pretrain.pt")
+    return checkpoint_local(f"{project_id}/pretrain.pt")
 
 
 def _same_pretrain_config(a: PretrainConfig, b: PretrainConfig) -> bool:

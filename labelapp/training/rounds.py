@@ -34,6 +34,7 @@ from labelapp.training.cache import (
     ImageCache,
     cache_update,
     checkpoint_path,
+    checkpoint_share,
     embeddings_path,
 )
 from labelapp.training.chain import project_round_seconds, propagation_enqueue, round_enqueue
@@ -331,6 +332,7 @@ def round_pretrain(
     )
     path = pretrainer_path(project.pk)
     pretrainer.save(path)
+    checkpoint_share(f"{project.pk}/pretrain.pt")  # before keep_warm: the upload stamps the file
     pretrainer_keep_warm(project_id=project.pk, pretrainer=pretrainer, path=path)
     timings["train"] = time.perf_counter() - mark
 

@@ -8,14 +8,14 @@ import numpy as np
 
 from labelapp.projects.models import Project
 from labelapp.training import store
-from labelapp.training.cache import embeddings_path
+from labelapp.training.cache import embeddings_local
 from labelapp.training.locks import round_running
 from labelapp.training.models import ModelVersion
 
 
 def version_embeddings(version: ModelVersion) -> tuple[np.ndarray, np.ndarray] | None:
     """``(image_ids int64 [N], embeddings float32 [N, D])`` of a version, or ``None`` when not stored."""
-    path = embeddings_path(version)
+    path = embeddings_local(version)  # another host may have published it
     if not path.exists():
         return None
     with np.load(path) as data:

@@ -22,13 +22,16 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from labelapp.projects.models import Project
-from labelapp.training import events
+from labelapp.training import events, prediction_store
 from labelapp.training.cache import (
     ImageCache,
     atomic_savez,
+    checkpoint_local,
     checkpoint_path,
     embeddings_path,
     project_cache_dir,
+    version_files_delete,
+    version_files_share,
 )
 from labelapp.training.locks import RoundLock, publish_lock, round_lock
 from labelapp.training.models import ModelVersion, Prediction
@@ -122,7 +125,7 @@ def version_publish(
     relative = f"{project.pk}/v{number}.pt"
     if publication.staged_checkpoint is not None:
         os.replace(publication.staged_checkpoint, checkpoint_path(relative))
-    elif current is not None and checkpoint_path(current.checkpoint).is_file():
+    elif current is not None and checkpoint_local(current.checkpoint).is_file():
         file_share(checkpoint_path(current.checkpoint), checkpoint_path(relative))  # the SSL model carries on
     version = ModelVersion.objects.create(
         project=project, number=number, kind=publication.kind, checkpoint=relative, **fields
@@ -133,6 +136,7 @@ def version_publish(
         file_share(publication.shared_embeddings, embeddings_path(version))
     else:
         atomic_savez(embeddings_path(version), ids=publication.cache.ids, embeddings=publication.embeddings.numpy())
+    version_files_share(version)  # other hosts resume from it (no-op on a single host)
     if lock is not None:
         lock.ensure_held()
     timings["write"] = time.perf_counter() - mark  # version row, predictions, embeddings (the flip adds ms)
@@ -142,34 +146,10 @@ def version_publish(
     return version
 
 
-def _prediction_rows(
-    version: ModelVersion, ids: np.ndarray, predictions: Predictions, rows: slice
-) -> list[Prediction]:
-    """Prediction objects for one slice of rows (built per batch: 100k model objects at once are heavy)."""
-    probs = np.round(predictions.probs[rows].numpy().astype(np.float64), 4).tolist()
-    columns = zip(
-        ids[rows].tolist(),
-        predictions.predicted[rows].tolist(),
-        predictions.confidence[rows].tolist(),
-        predictions.margin[rows].tolist(),
-        predictions.entropy[rows].tolist(),
-        probs,
-    )
-    return [
-        Prediction(
-            version=version, image_id=image_id, predicted_index=index, confidence=confidence, margin=margin,
-            entropy=entropy, probs=row_probs,
-        )
-        for image_id, index, confidence, margin, entropy, row_probs in columns
-    ]
-
-
 def prediction_rows_write(*, version: ModelVersion, ids: np.ndarray, predictions: Predictions) -> None:
-    """Bulk-insert one prediction per image (row i is Image ``ids[i]``) for a version not yet current."""
-    for start in range(0, len(ids), PREDICTION_BATCH):
-        batch = _prediction_rows(version, ids, predictions, slice(start, start + PREDICTION_BATCH))
-        with transaction.atomic():
-            Prediction.objects.bulk_create(batch)
+    """Bulk-write one prediction per image (row i is Image ``ids[i]``) for a version not yet current
+    (``COPY`` on PostgreSQL, INSERT batches elsewhere: :mod:`labelapp.training.prediction_store`)."""
+    prediction_store.predictions_write(version=version, ids=ids, predictions=predictions)
 
 
 def version_flip(*, project: Project, base: ModelVersion | None, version: ModelVersion) -> None:
@@ -192,8 +172,7 @@ def versions_delete(*, project: Project, versions: QuerySet[ModelVersion]) -> in
     row is history and stays."""
     doomed = list(versions.filter(project=project))
     for version in doomed:
-        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
-        embeddings_path(version).unlink(missing_ok=True)
+        version_files_delete(version)
     ModelVersion.objects.filter(pk__in=[version.pk for version in doomed]).delete()
     return len(doomed)
 
@@ -212,8 +191,7 @@ def versions_prune(*, project: Project, keep: int | None = None) -> int:
     )
     for version in doomed:
         Prediction.objects.filter(version=version).delete()
-        checkpoint_path(version.checkpoint).unlink(missing_ok=True)
-        embeddings_path(version).unlink(missing_ok=True)
+        version_files_delete(version)
         ModelVersion.objects.filter(pk=version.pk).update(pruned_at=timezone.now())
     return len(doomed)
 
@@ -232,7 +210,7 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
     if version.project_id != project.pk:
         raise VersionUnavailable("That version belongs to another project.")
     # a version from before the SSL model's first round (pre-trained, propagated) has no checkpoint
-    if version.is_pruned or (version.steps and not checkpoint_path(version.checkpoint).is_file()):
+    if version.is_pruned or (version.steps and not checkpoint_local(version.checkpoint).is_file()):
         raise VersionUnavailable(
             f"Version {version.number} was pruned (only the newest {settings.TRAINING_KEEP_VERSIONS} versions and "
             "pinned ones keep their predictions and checkpoint): it cannot be made current again."
