@@ -327,7 +327,7 @@ def lease_next(
     upsert. The stored order and whether the project has rejected pseudo-labels at all (the source before
     the order) are looked up in the shared cache.
     """
-    held = [int(i) for i in held]
+    held = list(dict.fromkeys(int(i) for i in held))  # one row per image: the upsert may touch a row once
     order = None
     if queue == selectors.QUEUE_LABEL:
         order = selectors.queue_order_for(project) or queue_order_build(project=project)
@@ -397,7 +397,7 @@ def annotation_submit(
     """
     if image.project_id != project.pk or label_class.project_id != project.pk:
         raise LabelingError("That image or class belongs to another project.")
-    if connection.vendor == "postgresql" and not transaction.get_connection().in_atomic_block:
+    if connection.vendor == "postgresql":
         first = _first_label_insert(project=project, image=image, label_class=label_class, user=user)
         if first is not None:
             return first

@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 from django.conf import settings
@@ -93,7 +94,7 @@ class Answer:
 
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: Message  # case-insensitive, as HTTP header names are (uvicorn sends them in lower case)
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -153,9 +154,9 @@ class WebServer:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return Answer(response.status, response.read(), dict(response.headers))
+                return Answer(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as error:
-            return Answer(error.code, error.read(), dict(error.headers))
+            return Answer(error.code, error.read(), error.headers)
 
 
 def run_manage(args: list[str], env: dict[str, str], timeout: float = 300) -> str:

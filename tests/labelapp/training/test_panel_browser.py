@@ -26,7 +26,7 @@ pytestmark = [
 
 @pytest.fixture
 def asgi_server():
-    """The ASGI app under daphne (``manage.py runserver``) with this test's database and Redis; yields its URL."""
+    """The ASGI app under the app's web server (uvicorn) with this test's database and Redis; yields its URL."""
     server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
     server.start()
     yield f"http://127.0.0.1:{server.port}"
