@@ -111,7 +111,7 @@ class WebServer:
     process: subprocess.Popen | None = None
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         log = open(Path(self.env["DATA_DIR"]) / f"web-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             web_command(host="127.0.0.1", port=self.port, processes=self.processes),
