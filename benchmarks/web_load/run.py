@@ -198,9 +198,9 @@ def web_server_command(args: argparse.Namespace, port: int) -> list[str]:
     return web_command(host="127.0.0.1", port=port, processes=args.web_processes or web_processes())
 
 
-def start_web(command: list[str], log: Path) -> subprocess.Popen:
+def start_web(command: list[str], port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # uvicorn's processes each import the app: slow on a loaded machine
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -210,7 +210,7 @@ def start_web(command: list[str], log: Path) -> subprocess.Popen:
                 raise RuntimeError(f"the web server exited with {process.returncode}; see {log}")
             time.sleep(0.2)
     process.terminate()
-    raise RuntimeError("the web server did not listen within 60 s")
+    raise RuntimeError("the web server did not listen within 180 s")
 
 
 WORKER_VARIANTS = ("yielding", "plain")
@@ -527,7 +527,7 @@ def _run(args: argparse.Namespace, url: str) -> dict:
     data = populate(args)
     record["data"] = data
     print(f"populated in {data['seconds']} s", flush=True)
-    web = start_web(command, data_dir / "web.log")
+    web = start_web(command, port, data_dir / "web.log")
     try:
         for variant in variants:  # one after another against the same servers and data, so they compare
             record["variants"][variant] = run_variant(args, port, data, data_dir, variant, record)
