@@ -20,6 +20,7 @@ import sys
 from labelapp.lib import env
 
 MAX_DEFAULT_PROCESSES = 8
+KEEP_ALIVE_SECONDS = 75  # as nginx's default
 
 
 def cores() -> int:
@@ -37,11 +38,14 @@ def web_command(*, host: str, port: int, processes: int | None = None) -> list[s
     """The command line of the web server on ``host:port`` with ``processes`` (default :func:`web_processes`).
 
     Lifespan events are off (Channels' router has none); proxy headers are not trusted, so the login
-    throttle sees the real peer address (as under daphne)."""
+    throttle sees the real peer address (as under daphne). Idle keep-alive connections stay open
+    ``KEEP_ALIVE_SECONDS`` (uvicorn's default, 5 s, closes them while a person looks at an image, and a
+    browser's next POST on the closed connection fails)."""
     return [
         sys.executable, "-m", "uvicorn", "labelapp.asgi:application",
         "--host", host, "--port", str(port), "--workers", str(processes or web_processes()),
         "--lifespan", "off", "--no-proxy-headers", "--no-server-header", "--timeout-graceful-shutdown", "10",
+        "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
     ]
 
 
