@@ -1,4 +1,4 @@
-# Production image for labelapp: the same image runs the web server (daphne) and the RQ workers.
+# Production image for labelapp: the same image runs the web server (uvicorn, labelapp.web_server) and the RQ workers.
 # Build: docker compose build   ·   see README.md, "Production with Docker".
 FROM python:3.12-slim
 
@@ -25,4 +25,4 @@ USER app
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD curl -fsS -o /dev/null -H "Host: localhost" http://127.0.0.1:8000/accounts/login/ || exit 1
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "labelapp.asgi:application"]
+CMD ["sh", "-c", "HOST=0.0.0.0 PORT=8000 exec python -m labelapp.web_server"]

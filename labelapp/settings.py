@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from labelapp.lib import env, object_store
 from labelapp.lib.embedded_redis import socket_url
+from labelapp.web_server import cores
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env.data_dir()
@@ -129,12 +130,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Password checks per username and source (address, or a trusted browser's device cookie) within
-# LOGIN_LOCKOUT_SECONDS (labelapp.lib.login_throttle). Counts live in the default cache: local memory (one
-# web process) unless CACHE_URL points at Redis (several web processes share the counts).
-CACHE_URL = env.env_url("CACHE_URL", "locmem://", schemes={"locmem", "redis", "rediss", "unix"})
+# The default cache holds everything the web processes must agree on: login failure counts
+# (labelapp.lib.login_throttle), the labeling counts and the label queue's stored-order lookups
+# (labelapp.labeling.selectors). It lives in Redis (the embedded one of `make run`, or REDIS_URL), in its
+# own database CACHE_REDIS_DB (so clearing the cache never touches the job queues), so that WEB_PROCESSES
+# processes behave as one; CACHE_URL overrides it (a redis:// URL, or locmem:// for one process only).
+CACHE_REDIS_DB = env.env_int("CACHE_REDIS_DB", 1, minimum=0)
+
+
+def _redis_url_with_db(url: str, db: int) -> str:
+    """``url`` (redis://, rediss:// or unix://) pointing at database ``db`` instead of its own."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}?{urlencode(dict(parse_qsl(parts.query)) | {'db': str(db)})}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+CACHE_URL = env.env_url("CACHE_URL", _redis_url_with_db(REDIS_URL, CACHE_REDIS_DB),
+                        schemes={"locmem", "redis", "rediss", "unix"})
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"} if CACHE_URL == "locmem://"
-          else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+          else {"BACKEND": "labelapp.lib.shared_cache.SharedRedisCache", "LOCATION": CACHE_URL,
+                "KEY_PREFIX": env.env_str("CACHE_PREFIX", "labelapp"),
+                "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}}
 AUTHENTICATION_BACKENDS = ["labelapp.lib.login_throttle.ThrottledModelBackend"]
 LOGIN_FAILURE_LIMIT = env.env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_SECONDS = env.env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1)
@@ -219,6 +238,12 @@ IMPORT_MAX_REQUEST_BYTES = env.env_int("IMPORT_MAX_REQUEST_BYTES", 2 * 1024 * 10
 IMPORT_MAX_ZIP_RATIO = env.env_int("IMPORT_MAX_ZIP_RATIO", 200, minimum=1)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
+# The training worker yields to the web (labelapp.training.worker): it runs at this niceness (0: as the web)
+# with this many torch threads (default: all cores but one, at least one).
+TRAINING_NICE = env.env_int("TRAINING_NICE", 10, minimum=0)
+TRAINING_TORCH_THREADS = env.env_int(
+    "TRAINING_TORCH_THREADS", max(1, cores() - 1), minimum=1
+)
 # Every version's row, metrics, losses and timings are kept forever; the bulky data (prediction rows,
 # checkpoint, embeddings) only of the newest this many versions, the current one and pinned ones.
 TRAINING_KEEP_VERSIONS = env.env_int("TRAINING_KEEP_VERSIONS", 3, minimum=1)

@@ -122,6 +122,14 @@ def populate(args: argparse.Namespace) -> dict:
     return {"project": project, "users": users, "classes": classes, "seconds": time.perf_counter() - started}
 
 
+def cpu_percentiles(samples: list[float]) -> dict[str, float]:
+    """p50/p95 of this process's CPU time per call (the client-side Python and driver work; PostgreSQL's
+    own CPU is not in it): less at the mercy of the machine's load than wall time."""
+    ordered = sorted(samples)
+    return {"cpu_p50_ms": round(statistics.median(ordered) * 1000, 2),
+            "cpu_p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))] * 1000, 2)}
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
@@ -132,9 +140,13 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     }
 
 
+LAST_CPU_SECONDS = [0.0]  # this process's CPU seconds of the latest timed call
+
+
 def timed(function, *args, **kwargs) -> tuple[object, float]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = function(*args, **kwargs)
+    LAST_CPU_SECONDS[0] = time.process_time() - cpu
     return result, time.perf_counter() - started
 
 
@@ -187,17 +199,20 @@ def run(args: argparse.Namespace) -> dict:
     }
     # As the labeling page does: each annotator holds the image in front of them while the next one is
     # leased (held=[current]), then submits the current one.
+    cpu: dict[str, list[float]] = {"next": [], "submit": []}
     current = {user.pk: services.lease_next(project=project, user=user) for user in users}
     for call in range(args.calls):
         user = users[call % len(users)]
         lease = current[user.pk]
         upcoming, seconds = timed(services.lease_next, project=project, user=user, held=[lease.image_id])
         samples["next"].append(seconds)
+        cpu["next"].append(LAST_CPU_SECONDS[0])
         _, seconds = timed(
             services.annotation_submit, project=project, image=lease.image, label_class=classes[call % 10],
             user=user, expected_revision=None, lease_token=lease.token,
         )
         samples["submit"].append(seconds)
+        cpu["submit"].append(LAST_CPU_SECONDS[0])
         current[user.pk] = upcoming
         other, seconds = timed(services.lease_next, project=project, user=user, queue=selectors.QUEUE_LOW_CONFIDENCE,
                                held=[upcoming.image_id])
@@ -218,6 +233,8 @@ def run(args: argparse.Namespace) -> dict:
             _, seconds = timed(cursor.execute, "SELECT 1")
             samples["select_1"].append(seconds)
     results = {name: percentiles(values) for name, values in samples.items()}
+    for name, values in cpu.items():
+        results[name].update(cpu_percentiles(values))
     results.update(count_queries(project, users, classes))
     return {
         "config": {**json_config(args),
@@ -240,7 +257,8 @@ def main() -> None:
     args.out.write_text(json.dumps(report, indent=2))
     for name, stats in report["results"].items():
         if "p50_ms" in stats:
-            print(f"{name:22s} p50 {stats['p50_ms']:8.2f} ms   p95 {stats['p95_ms']:8.2f} ms   (n={stats['n']})")
+            cpu = f"   cpu p50 {stats['cpu_p50_ms']:6.2f} ms" if "cpu_p50_ms" in stats else ""
+            print(f"{name:22s} p50 {stats['p50_ms']:8.2f} ms   p95 {stats['p95_ms']:8.2f} ms   (n={stats['n']}){cpu}")
         else:
             print(f"{name:22s} {stats['n']} SQL statements per call")
     for name, plan in report["explain"].items():

@@ -6,8 +6,11 @@ endpoints timed here never read image files), a few human labels, a current mode
 prediction per image, the label-queue order of that version, and the worker's image cache file
 (Fashion-MNIST pixels, so the round really trains and predicts on 100k images).
 
-Then the real servers: ``daphne`` on loopback serving ``labelapp.asgi:application``, and a real RQ
-worker process (``manage.py rqworker training --worker-class rq.SimpleWorker``) with the project's
+Then the real servers: the app's web server on loopback (``--web app``: uvicorn with ``--web-processes``
+processes, :mod:`labelapp.web_server`; ``--web daphne``: one daphne process, as before issue 17), and for
+each ``--workers`` variant in turn a real RQ worker process (``yielding``: the app's
+``labelapp.training.worker.TrainingWorker``, niced, ``--worker-threads`` torch threads; ``plain``:
+``rq.SimpleWorker`` at the web's priority, every core) with the project's
 continuous training on (``training_start``: each round trains ``--round-seconds``, predicts every
 image, writes 100k predictions, flips the version and enqueues the next round), while an asyncio
 HTTP/1.1 client plays the people (everyone logs in once, then ``--repeats`` repeats of):
@@ -66,10 +69,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--round-seconds", type=int, default=20,
                         help="training budget of each round while continuous training runs (0: no worker)")
     parser.add_argument("--worker-threads", type=int, default=1,
-                        help="OMP_NUM_THREADS of the worker (1: fastest on a shared, oversubscribed CPU)")
+                        help="torch threads of the worker (1: fastest on a shared, oversubscribed CPU)")
+    parser.add_argument("--workers", default="yielding",
+                        help="comma-separated worker variants, each run in turn against the same servers and data: "
+                             "'yielding' (the app's TrainingWorker: nice TRAINING_NICE, --worker-threads torch threads) "
+                             "and 'plain' (rq.SimpleWorker at the web's priority, as before issue 17)")
+    parser.add_argument("--web", choices=("app", "daphne"), default="app",
+                        help="'app': the app's server (uvicorn, --web-processes); 'daphne': one daphne process")
+    parser.add_argument("--web-processes", type=int, default=0, help="uvicorn processes (0: WEB_PROCESSES or one per core)")
     parser.add_argument("--max-seconds", type=float, default=240.0, help="stop a repeat's load after this long")
     parser.add_argument("--request-timeout", type=float, default=60.0)
-    parser.add_argument("--port", type=int, default=0, help="daphne's loopback port (0: a free one)")
+    parser.add_argument("--port", type=int, default=0, help="the web server's loopback port (0: a free one)")
     parser.add_argument("--database", default="bench_web")
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--keep-database", action="store_true", help="do not drop the database at the end")
@@ -179,32 +189,46 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def start_daphne(port: int, log: Path) -> subprocess.Popen:
-    daphne = Path(sys.executable).with_name("daphne")
-    command = [str(daphne), "-b", "127.0.0.1", "-p", str(port), "labelapp.asgi:application"]
+def web_server_command(args: argparse.Namespace, port: int) -> list[str]:
+    """The app's server (:func:`labelapp.web_server.web_command`), or one daphne process (before issue 17)."""
+    from labelapp.web_server import web_command, web_processes
+
+    if args.web == "daphne":
+        return [str(Path(sys.executable).with_name("daphne")), "-b", "127.0.0.1", "-p", str(port), "labelapp.asgi:application"]
+    return web_command(host="127.0.0.1", port=port, processes=args.web_processes or web_processes())
+
+
+def start_web(command: list[str], port: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # uvicorn's processes each import the app: slow on a loaded machine
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return process
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"daphne exited with {process.returncode}; see {log}")
+                raise RuntimeError(f"the web server exited with {process.returncode}; see {log}")
             time.sleep(0.2)
     process.terminate()
-    raise RuntimeError("daphne did not listen within 60 s")
+    raise RuntimeError("the web server did not listen within 180 s")
 
 
-def start_worker(project_id: int, log: Path, threads: int) -> subprocess.Popen:
+WORKER_VARIANTS = ("yielding", "plain")
+
+
+def start_worker(project_id: int, log: Path, threads: int, variant: str) -> subprocess.Popen:
     """Switch continuous training on (the first round is enqueued now, each round enqueues the next)
-    and start a real, long-lived worker process on the training queue."""
+    and start a real, long-lived worker process on the training queue: the app's yielding
+    ``TrainingWorker`` (nice, ``threads`` torch threads) or, for comparison, a plain ``rq.SimpleWorker``
+    at the web's priority with torch's default thread count (every core)."""
     from labelapp.projects.models import Project
     from labelapp.training.services import training_start
+    from labelapp.training.worker import WORKER_CLASS
 
     training_start(project=Project.objects.get(pk=project_id))  # enqueues on commit: autocommit here
-    command = [sys.executable, "manage.py", "rqworker", "training", "--worker-class", "rq.SimpleWorker"]
-    env = {**server_env(), "OMP_NUM_THREADS": str(threads)}
+    worker_class = WORKER_CLASS if variant == "yielding" else "rq.SimpleWorker"
+    command = [sys.executable, "manage.py", "rqworker", "training", "--worker-class", worker_class]
+    env = server_env() | ({"TRAINING_TORCH_THREADS": str(threads)} if variant == "yielding" else {})
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
 
 
@@ -486,27 +510,49 @@ def run(args: argparse.Namespace) -> dict:
 def _run(args: argparse.Namespace, url: str) -> dict:
     data_dir = app_env.start_app(prefix="bench-web-load-", database_url=url)
 
+    variants = [v.strip() for v in args.workers.split(",") if v.strip()]
+    if not variants or any(v not in WORKER_VARIANTS for v in variants):
+        raise SystemExit(f"--workers: a comma-separated list of {WORKER_VARIANTS}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    port = args.port or free_port()
+    command = web_server_command(args, port)
     record = {
         **run_header("web_load", "benchmarks/web_load/run.py", args),
         "machine": app_env.machine(),
-        "servers": "daphne (one process) on loopback; PostgreSQL; embedded redis-server; one rq SimpleWorker process, continuous training",
-        "repeats": [],
+        "servers": f"web: {' '.join(Path(c).name if n == 0 else c for n, c in enumerate(command))} on loopback; "
+                   "PostgreSQL; embedded redis-server; one rq worker process per variant, continuous training",
+        "variants": {},
     }
     print("populating…", flush=True)
     data = populate(args)
     record["data"] = data
     print(f"populated in {data['seconds']} s", flush=True)
-    port = args.port or free_port()
-    daphne = start_daphne(port, data_dir / "daphne.log")
-    worker = start_worker(data["project_id"], data_dir / "worker.log", args.worker_threads) if args.round_seconds else None
+    web = start_web(command, port, data_dir / "web.log")
+    try:
+        for variant in variants:  # one after another against the same servers and data, so they compare
+            record["variants"][variant] = run_variant(args, port, data, data_dir, variant, record)
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
+        record["web_log_tail"] = (data_dir / "web.log").read_text(errors="replace")[-3000:]
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    return record
 
+
+def run_variant(args: argparse.Namespace, port: int, data: dict, data_dir: Path, variant: str, record: dict) -> dict:
+    """The repeats with one worker variant training (or none with ``--round-seconds 0``)."""
+    result: dict = {"load_average_at_start": [round(x, 2) for x in os.getloadavg()], "repeats": []}
+    record["variants"][variant] = result
+    print(f"worker variant {variant!r}", flush=True)
+    worker = (start_worker(data["project_id"], data_dir / f"worker-{variant}.log", args.worker_threads, variant)
+              if args.round_seconds else None)
     seen: dict[int, dict] = {}
 
     def on_repeat(repeat: int, rec: Recorder, window: dict) -> None:
-        row = {"repeat": repeat, **window, "operations": rec.summary(), "error_samples": rec.samples}
-        record["repeats"].append(row)
-        seen.update({r["version"]: r for r in rounds(data["project_id"], record["repeats"])})
+        row = {"repeat": repeat, "load_average": [round(x, 2) for x in os.getloadavg()], **window,
+               "operations": rec.summary(), "error_samples": rec.samples}
+        result["repeats"].append(row)
+        seen.update({r["version"]: r for r in rounds(data["project_id"], result["repeats"])})
         print(json.dumps(row), flush=True)
         args.out.write_text(json.dumps(record, indent=1) + "\n")
 
@@ -515,14 +561,10 @@ def _run(args: argparse.Namespace, url: str) -> dict:
     finally:
         if worker is not None:
             stop_worker(data["project_id"], worker)
-        daphne.terminate()
-        daphne.wait(timeout=30)
-        record["daphne_log_tail"] = (data_dir / "daphne.log").read_text(errors="replace")[-3000:]
-    seen.update({r["version"]: r for r in rounds(data["project_id"], record["repeats"])})
-    record["rounds"] = [seen[n] for n in sorted(seen)]
-    record["median"] = medians(record["repeats"])
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
-    return record
+    seen.update({r["version"]: r for r in rounds(data["project_id"], result["repeats"])})
+    result["rounds"] = [seen[n] for n in sorted(seen)]
+    result["median"] = medians(result["repeats"])
+    return result
 
 
 def rounds(project_id: int, repeats: list[dict]) -> list[dict]:
@@ -554,9 +596,10 @@ def medians(repeats: list[dict]) -> dict:
 
 
 def table(record: dict) -> str:
-    lines = ["| operation | requests | errors | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|"]
-    for op, m in record["median"].items():
-        lines.append(f"| {op} | {m['count']} | {m['errors']} | {m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} |")
+    lines = ["| worker | operation | requests | errors | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|---|"]
+    for variant, result in record["variants"].items():
+        for op, m in result["median"].items():
+            lines.append(f"| {variant} | {op} | {m['count']} | {m['errors']} | {m['p50_ms']} | {m['p95_ms']} | {m['p99_ms']} |")
     return "\n".join(lines)
 
 

@@ -33,9 +33,26 @@ def classes(project: Project) -> list[dict]:
 
 
 def leased_image(project: Project, lease: ImageLease) -> dict:
-    """One image handed to a labeler: where to fetch it, its lease, and the label it has now (after an undo)."""
+    """One image handed to a labeler: where to fetch it, its lease, and the label it has now (after an undo).
+
+    A lease from :func:`labelapp.labeling.services.lease_next` is of an unlabeled image and carries the
+    model's guess (``lease.guess``): no query. Others (an undo) look both up."""
     image = lease.image
+    if hasattr(lease, "guess"):
+        return _leased_data(project, lease, annotation=None, guess=lease.guess)
     annotation = Annotation.objects.filter(image=image).select_related("label_class").first()
+    guess = None
+    if project.show_model_guess and project.current_version_id:
+        prediction = Prediction.objects.filter(version_id=project.current_version_id, image=image).first()
+        if prediction is not None:
+            guess = selectors.Guess(class_index=prediction.predicted_index, confidence=prediction.confidence)
+    return _leased_data(project, lease, annotation=annotation, guess=guess)
+
+
+def _leased_data(
+    project: Project, lease: ImageLease, *, annotation: Annotation | None, guess: selectors.Guess | None
+) -> dict:
+    image = lease.image
     data = {
         "id": image.pk,
         "url": image_url(project.slug, image.pk),
@@ -43,12 +60,8 @@ def leased_image(project: Project, lease: ImageLease) -> dict:
         "lease_token": str(lease.token),
         "expected_revision": annotation.revision if annotation else None,
         "current": {"class_index": annotation.label_class.index, "source": annotation.source} if annotation else None,
-        "guess": None,
+        "guess": {"class_index": guess.class_index, "confidence": round(guess.confidence, 4)} if guess else None,
     }
-    if project.show_model_guess and project.current_version_id:
-        prediction = Prediction.objects.filter(version_id=project.current_version_id, image=image).first()
-        if prediction is not None:
-            data["guess"] = {"class_index": prediction.predicted_index, "confidence": round(prediction.confidence, 4)}
     return data
 
 

@@ -65,18 +65,54 @@ def available_to(user: AbstractBaseUser, *, now: datetime, image_ref: str = "pk"
     )
 
 
+QUEUE_ORDER_CACHE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Guess:
+    """The current model version's prediction for an offered image."""
+
+    class_index: int
+    confidence: float
+
+
+def queue_order_cache_key(*, project_id: int, version_id: int | None, strategy: str) -> str:
+    """The cache key of the stored order of a project's version (``None``: before the first) and strategy."""
+    return f"queue-order:{project_id}:{version_id or 0}:{strategy}"
+
+
 def queue_order_for(project: Project) -> QueueOrder | None:
-    """The stored label-queue order for the project's current version and strategy, if built (one query)."""
+    """The stored label-queue order for the project's current version and strategy, if built.
+
+    An order never changes once built, so it is read from the shared cache (no SQL on the hot path);
+    :func:`labelapp.labeling.services.queue_order_build` drops the keys of the orders it deletes.
+    """
+    key = queue_order_cache_key(project_id=project.pk, version_id=project.current_version_id, strategy=project.strategy)
+    cached = cache.get(key)
+    if cached is not None:
+        pk, version_number, last_image_id, size = cached
+        return QueueOrder(pk=pk, project=project, version_number=version_number, strategy=project.strategy,
+                          last_image_id=last_image_id, size=size)
     number = Coalesce(
         Subquery(ModelVersion.objects.filter(pk=project.current_version_id).values("number")[:1]), Value(0)
     )
-    return QueueOrder.objects.filter(project=project, version_number=number, strategy=project.strategy).first()
+    order = QueueOrder.objects.filter(project=project, version_number=number, strategy=project.strategy).first()
+    if order is not None:
+        queue_order_remember(project=project, order=order)
+    return order
+
+
+def queue_order_remember(*, project: Project, order: QueueOrder) -> None:
+    """Cache a built order for :func:`queue_order_for` (the project's current version and strategy)."""
+    key = queue_order_cache_key(project_id=project.pk, version_id=project.current_version_id, strategy=order.strategy)
+    cache.set(key, (order.pk, order.version_number, order.last_image_id, order.size), QUEUE_ORDER_CACHE_SECONDS)
 
 
 def queue_sources(
     *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, own_leases: bool = True
 ) -> list[QuerySet]:
-    """The ordered image-id querysets a queue draws from, first source first.
+    """The ordered querysets a queue draws from, first source first; each row is an image
+    (:class:`Image`) or names one (``image_id``: see :func:`source_image_field`).
 
     Label queue: the user's own unexpired leases (after a reload; ``own_leases``), then images whose
     pseudo-label was rejected, then the stored order by rank, then images added after the order was built (by id).
@@ -88,7 +124,6 @@ def queue_sources(
         ImageLease.objects.filter(project=project, user=user, expires_at__gt=now)
         .filter(unannotated("image_id"))
         .order_by("id")
-        .values_list("image_id", flat=True)
     )
     sources: list[QuerySet] = [own] if own_leases else []
     free = available_to(user, now=now, image_ref="image_id")
@@ -100,45 +135,60 @@ def queue_sources(
                 )
                 .filter(free)
                 .order_by("confidence", "image_id")
-                .values_list("image_id", flat=True)
             )
         return sources
-    rejected = ReviewDecision.objects.filter(image_id=OuterRef("pk"), kind=ReviewDecision.Kind.REJECTED)
-    sources.append(
-        Image.objects.filter(project=project)
-        .filter(Exists(rejected), available_to(user, now=now))
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
-    if order is not None:
+    if has_rejections(project.pk):
+        rejected = ReviewDecision.objects.filter(image_id=OuterRef("pk"), kind=ReviewDecision.Kind.REJECTED)
         sources.append(
-            QueueRank.objects.filter(order=order).filter(free).order_by("rank").values_list("image_id", flat=True)
+            Image.objects.filter(project=project).filter(Exists(rejected), available_to(user, now=now)).order_by("id")
         )
+    if order is not None:
+        sources.append(QueueRank.objects.filter(order=order).filter(free).order_by("rank"))
     sources.append(
         Image.objects.filter(project=project, id__gt=order.last_image_id if order else 0)
         .filter(available_to(user, now=now))
         .order_by("id")
-        .values_list("id", flat=True)
     )
     return sources
+
+
+def _rejections_key(project_id: int) -> str:
+    return f"has-rejections:{project_id}"
+
+
+def has_rejections(project_id: int) -> bool:
+    """Whether any pseudo-label of the project was ever rejected (cached: once true it stays true, so the
+    label queue looks for rejected images only in projects that have some)."""
+    known = cache.get(_rejections_key(project_id))
+    if known is None:
+        known = ReviewDecision.objects.filter(project_id=project_id, kind=ReviewDecision.Kind.REJECTED).exists()
+        cache.add(_rejections_key(project_id), known, QUEUE_ORDER_CACHE_SECONDS)  # never over a concurrent "true"
+    return known
+
+
+def rejections_remember(*, project_id: int) -> None:
+    """Record that the project now has a rejected pseudo-label (after the rejection commits)."""
+    cache.set(_rejections_key(project_id), True, QUEUE_ORDER_CACHE_SECONDS)
+
+
+def source_image_field(source: QuerySet) -> str:
+    """The field of a :func:`queue_sources` row that holds the image id."""
+    return "id" if source.model is Image else "image_id"
 
 
 def queue_candidate_ids(
     *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, held: list[int], limit: int
 ) -> list[int]:
-    """Up to ``limit`` image ids to offer ``user`` next, best first, leaving out ``held`` (the caller locks
-    and re-checks them). A page that holds images is mid-session: its other leases are not looked up."""
+    """Up to ``limit`` image ids to offer ``user`` next, best first, leaving out ``held``. A page that
+    holds images is mid-session: its other leases are not looked up."""
     found: list[int] = []
     for source in queue_sources(project=project, user=user, queue=queue, order=order, own_leases=not held):
-        for image_id in source.exclude(**{f"{_id_field(source)}__in": held + found})[: limit - len(found)]:
-            found.append(image_id)
+        field = source_image_field(source)
+        ids = source.exclude(**{f"{field}__in": held + found}).values_list(field, flat=True)
+        found.extend(ids[: limit - len(found)])
         if len(found) >= limit:
             break
     return found
-
-
-def _id_field(source: QuerySet) -> str:
-    return "id" if source.model is Image else "image_id"
 
 
 def _cursor_text(*values: float) -> str:

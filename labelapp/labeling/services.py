@@ -21,7 +21,8 @@ import torch
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models.signals import post_save
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from labelapp.images.models import Image
@@ -48,7 +49,6 @@ logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 120
 REVIEW_UNDO_SECONDS = 60  # a reviewed page can be taken back this long after it was decided
-LEASE_CANDIDATES = 16  # ids fetched per attempt; more than the requests expected to race at once
 LEASE_ATTEMPTS = 4
 K_CENTER_HEAD = 2000  # k-center is O(k·N): rank this many by it, the rest by least confidence
 CLUSTER_HEAD = 256  # typicality, cluster-margin, pool-first cluster into (labeled + k) groups: rank this many by them
@@ -75,11 +75,24 @@ def labeling_counts_forget(*, project_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(selectors.counts_cache_key(project_id)))
 
 
-def _lock_image(image_id: int, *, skip_locked: bool = False) -> Image | None:
-    """Lock one image row for the rest of the transaction; ``None`` if skipped (held elsewhere) or gone."""
-    return (
-        Image.objects.select_for_update(no_key=True, skip_locked=skip_locked).filter(pk=image_id).first()
+def _lock_image(image_id: int) -> Image | None:
+    """Lock one image row for the rest of the transaction; ``None`` if it is gone."""
+    return Image.objects.select_for_update(no_key=True).filter(pk=image_id).first()
+
+
+def _lock_image_with_annotation(image_id: int) -> Annotation | None:
+    """Lock one image row (as :func:`_lock_image`) and read its current annotation, class and annotator
+    in the same statement; ``None`` when it has no annotation."""
+    locked = (
+        Image.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("annotation__label_class", "annotation__annotator")
+        .filter(pk=image_id)
+        .first()
     )
+    try:
+        return locked.annotation if locked is not None else None
+    except Annotation.DoesNotExist:
+        return None
 
 
 def _lease_expiry() -> datetime:
@@ -123,11 +136,28 @@ def queue_order_build(*, project: Project) -> QueueOrder:
             if version is None:  # every image existing now is in the permutation
                 order.last_image_id = Image.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
             order.save(update_fields=["size", "last_image_id"])
-            QueueOrder.objects.filter(project=project).exclude(pk=order.pk).delete()
+            stale = QueueOrder.objects.filter(project=project).exclude(pk=order.pk)
+            _queue_order_cache_forget(project, list(stale.values_list("version_number", "strategy")))
+            stale.delete()
             _refresh_statistics(QueueRank)
     except IntegrityError:
         return QueueOrder.objects.get(**key)
+    selectors.queue_order_remember(project=project, order=order)
     return order
+
+
+def _queue_order_cache_forget(project: Project, orders: list[tuple[int, str]]) -> None:
+    """Once committed, drop the cached lookups (:func:`selectors.queue_order_for`) of these deleted orders,
+    given as (version number, strategy)."""
+    version_ids = dict(
+        ModelVersion.objects.filter(project=project, number__in={n for n, _ in orders}).values_list("number", "pk")
+    )
+    keys = [
+        selectors.queue_order_cache_key(project_id=project.pk, version_id=version_ids.get(number), strategy=strategy)
+        for number, strategy in orders
+    ]
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _refresh_statistics(model: type) -> None:
@@ -219,22 +249,69 @@ def _commit_without_waiting_for_disk() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def _lease_take(*, image_id: int, user: AbstractBaseUser) -> ImageLease | None:
-    """In its own short transaction: lock the image unless another transaction holds it, re-check it is
-    unlabeled and not leased to someone else (a fresh statement sees leases committed meanwhile), lease it."""
-    with transaction.atomic():
-        _commit_without_waiting_for_disk()  # a lease lost in a crash costs nothing
-        image = _lock_image(image_id, skip_locked=True)
-        if image is None:
-            return None
-        labeled, lease_id, holder, expires_at = (
-            Image.objects.filter(pk=image_id)
-            .values_list(Exists(Annotation.objects.filter(image_id=OuterRef("pk"))), "lease__id", "lease__user_id", "lease__expires_at")
-            .get()
+def _offer_lock(source: QuerySet, *, exclude: list[int], guess_version_id: int | None) -> tuple[Image, selectors.Guess | None] | None:
+    """The first image of a queue source that no other transaction holds, locked for the rest of the
+    transaction (``FOR NO KEY UPDATE … SKIP LOCKED`` on PostgreSQL, so concurrent requests spread over the
+    queue instead of queueing behind one row), with the model's guess for it read in the same statement."""
+    field = selectors.source_image_field(source)
+    rows = source.exclude(**{f"{field}__in": exclude})
+    if source.model is Image:
+        rows = rows.select_for_update(no_key=True, skip_locked=True, of=("self",))
+    else:
+        rows = rows.select_related("image").select_for_update(no_key=True, skip_locked=True, of=("image",))
+    if guess_version_id is not None:
+        prediction = Prediction.objects.filter(version_id=guess_version_id, image_id=OuterRef(field))
+        rows = rows.annotate(
+            guess_index=Subquery(prediction.values("predicted_index")[:1]),
+            guess_confidence=Subquery(prediction.values("confidence")[:1]),
         )
-        if labeled or (holder not in (None, user.pk) and expires_at > timezone.now()):
-            return None
-        return _lease_write(image=image, user=user, lease_id=lease_id)
+    row = next(iter(rows[:1]), None)
+    if row is None:
+        return None
+    image = row if source.model is Image else row.image
+    found = guess_version_id is not None and row.guess_index is not None
+    return image, selectors.Guess(class_index=row.guess_index, confidence=row.guess_confidence) if found else None
+
+
+def _leases_upsert(*, project: Project, user: AbstractBaseUser, image_ids: list[int]) -> dict[int, tuple[int, uuid.UUID]]:
+    """Lease these images of the project to ``user`` in one statement: each unlabeled one whose lease is
+    missing, expired or already ``user``'s gets (or keeps) a lease until ``LEASE_SECONDS`` from now.
+
+    ``INSERT … SELECT … ON CONFLICT (image_id) DO UPDATE … WHERE`` is an atomic compare-and-set on the
+    lease row: a lease someone else holds is never taken over, however requests interleave, and the
+    "unlabeled" check is a fresh statement after the image was locked (so it sees a label committed
+    before the lock was granted). Returns {image id: (lease id, token)} for the images now leased to ``user``.
+    """
+    if not image_ids:
+        return {}
+    now, expires = timezone.now(), _lease_expiry()
+    field = ImageLease._meta.get_field
+    tokens = {image_id: field("token").get_db_prep_value(uuid.uuid4(), connection) for image_id in image_ids}
+    quote = connection.ops.quote_name
+    lease, annotation = quote(ImageLease._meta.db_table), quote(Annotation._meta.db_table)
+    marks = ", ".join(["%s"] * len(image_ids))
+    # PostgreSQL: this transaction's commit does not wait for the WAL flush (``SET LOCAL synchronous_commit``
+    # inside the statement: a lease lost in a crash costs nothing, and it saves a round trip).
+    durability = connection.vendor == "postgresql"
+    sql = (
+        ("WITH durability AS (SELECT set_config('synchronous_commit', 'off', true)) " if durability else "")
+        + f"INSERT INTO {lease} (image_id, project_id, user_id, token, expires_at) "
+        f"SELECT i.id, i.project_id, %s, CASE i.id {' '.join(['WHEN %s THEN %s'] * len(image_ids))} END, %s "
+        f"FROM {quote(Image._meta.db_table)} i {'CROSS JOIN durability ' if durability else ''}"
+        f"WHERE i.id IN ({marks}) AND i.project_id = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.image_id = i.id) "
+        f"ON CONFLICT (image_id) DO UPDATE SET user_id = excluded.user_id, expires_at = excluded.expires_at, "
+        f"token = CASE WHEN {lease}.user_id = excluded.user_id THEN {lease}.token ELSE excluded.token END "
+        f"WHERE {lease}.user_id = excluded.user_id OR {lease}.expires_at <= %s "
+        f"RETURNING id, image_id, token"
+    )
+    params = [user.pk, *[value for pair in tokens.items() for value in pair],
+              field("expires_at").get_db_prep_value(expires, connection), *image_ids, project.pk,
+              field("expires_at").get_db_prep_value(now, connection)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {image_id: (lease_id, field("token").to_python(token)) for lease_id, image_id, token in rows}
 
 
 def lease_next(
@@ -243,24 +320,39 @@ def lease_next(
     """Lease the next image of ``queue`` to ``user`` for a short while, or ``None`` when the queue is empty.
 
     ``held`` are images the user's page already has in hand (current and preloaded): their leases
-    are renewed and they are not offered again.
+    are renewed (in the statement that writes the new lease) and they are not offered again.
+    The returned lease carries ``guess`` (:class:`selectors.Guess` or ``None``): the current version's prediction
+    for the image, read while locking it, so presenting the offer needs no further query.
+
+    The hot path is one transaction of two statements: the locking read of the stored order and the lease
+    upsert. The stored order and whether the project has rejected pseudo-labels at all (the source before
+    the order) are looked up in the shared cache.
     """
-    held = [int(i) for i in held]
+    held = list(dict.fromkeys(int(i) for i in held))  # one row per image: the upsert may touch a row once
     order = None
     if queue == selectors.QUEUE_LABEL:
         order = selectors.queue_order_for(project) or queue_order_build(project=project)
-    if held:
-        ImageLease.objects.filter(project=project, user=user, image_id__in=held).update(expires_at=_lease_expiry())
+    guess_version_id = project.current_version_id if project.show_model_guess else None
+    skipped: list[int] = []  # won by another request between our read and our lease write
     for _ in range(LEASE_ATTEMPTS):
-        candidates = selectors.queue_candidate_ids(
-            project=project, user=user, queue=queue, order=order, held=held, limit=LEASE_CANDIDATES
-        )
-        if not candidates:
+        with transaction.atomic():
+            offer = None
+            for source in selectors.queue_sources(project=project, user=user, queue=queue, order=order, own_leases=not held):
+                offer = _offer_lock(source, exclude=held + skipped, guess_version_id=guess_version_id)
+                if offer is not None:
+                    break
+            wanted = ([offer[0].pk] if offer else []) + held
+            leased = _leases_upsert(project=project, user=user, image_ids=wanted)
+        if offer is None:
             return None
-        for image_id in candidates:
-            lease = _lease_take(image_id=image_id, user=user)
-            if lease is not None:
-                return lease
+        image, guess = offer
+        if image.pk in leased:
+            lease_id, token = leased[image.pk]
+            lease = ImageLease(pk=lease_id, image=image, project_id=project.pk, user=user, token=token,
+                               expires_at=_lease_expiry())
+            lease.guess = guess
+            return lease
+        skipped.append(image.pk)
     return None
 
 
@@ -306,9 +398,12 @@ def annotation_submit(
     """
     if image.project_id != project.pk or label_class.project_id != project.pk:
         raise LabelingError("That image or class belongs to another project.")
+    if connection.vendor == "postgresql":
+        first = _first_label_insert(project=project, image=image, label_class=label_class, user=user)
+        if first is not None:
+            return first
     with transaction.atomic():
-        _lock_image(image.pk)
-        current = Annotation.objects.select_related("label_class", "annotator").filter(image=image).first()
+        current = _lock_image_with_annotation(image.pk)
         if current is None:
             annotation = Annotation.objects.create(
                 project=project, image=image, label_class=label_class, source=Source.HUMAN, annotator=user
@@ -383,6 +478,45 @@ def annotations_import(
         round_enqueue_on_commit(project_id=project.pk)
         propagation_enqueue_on_commit(project_id=project.pk)
     return saved
+def _first_label_insert(
+    *, project: Project, image: Image, label_class: LabelClass, user: AbstractBaseUser
+) -> Annotation | None:
+    """PostgreSQL, an image nobody labeled yet: lock the image, insert the label, record the event and drop
+    the labeler's lease in one statement (data-modifying CTEs; atomic on its own, so no BEGIN/COMMIT).
+    ``None`` when the image has a label already (``ON CONFLICT DO NOTHING``): the caller then takes the
+    general path. Sends ``post_save`` as ``Annotation.save`` would (cached counts, training queue)."""
+    now = timezone.now()
+    quote = connection.ops.quote_name
+    tables = {name: quote(model._meta.db_table) for name, model in
+              (("image", Image), ("annotation", Annotation), ("event", AnnotationEvent), ("lease", ImageLease))}
+    sql = (
+        f"WITH locked AS (SELECT id FROM {tables['image']} WHERE id = %(image)s FOR NO KEY UPDATE), "
+        f"added AS (INSERT INTO {tables['annotation']} (project_id, image_id, label_class_id, source, annotator_id, "
+        "confidence, from_version, revision, created_at, updated_at) "
+        "SELECT %(project)s, id, %(label_class)s, %(source)s, %(user)s, NULL, NULL, 1, %(now)s, %(now)s FROM locked "
+        "ON CONFLICT (image_id) DO NOTHING RETURNING id), "
+        f"recorded AS (INSERT INTO {tables['event']} (project_id, image_id, user_id, action, label_class_id, source, "
+        "revision, previous_class_id, previous_source, previous_annotator_id, previous_confidence, "
+        "previous_from_version, undone, created_at) "
+        "SELECT %(project)s, %(image)s, %(user)s, %(action)s, %(label_class)s, %(source)s, 1, NULL, '', NULL, NULL, "
+        "NULL, false, %(now)s FROM added), "
+        f"released AS (DELETE FROM {tables['lease']} WHERE image_id = %(image)s AND user_id = %(user)s "
+        "AND EXISTS (SELECT 1 FROM added)) "
+        "SELECT id FROM added"
+    )
+    params = {"image": image.pk, "project": project.pk, "label_class": label_class.pk, "source": Source.HUMAN,
+              "user": user.pk, "now": now, "action": AnnotationEvent.Action.LABELED}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    annotation = Annotation(pk=row[0], project=project, image=image, label_class=label_class, source=Source.HUMAN,
+                            annotator=user, revision=1, created_at=now, updated_at=now)
+    annotation._state.adding, annotation._state.db = False, connection.alias
+    post_save.send(sender=Annotation, instance=annotation, created=True, update_fields=None, raw=False,
+                   using=connection.alias)
+    return annotation
 
 
 def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
@@ -514,6 +648,8 @@ def pseudo_labels_reject(
     ]
     ReviewDecision.objects.bulk_create(decisions)
     labeling_counts_forget(project_id=project.pk)  # bulk_create sends no signal
+    if decisions:
+        transaction.on_commit(lambda: selectors.rejections_remember(project_id=project.pk))
     return len(decisions)
 
 

@@ -2,8 +2,8 @@
 ``LOGIN_LOCKOUT_SECONDS``; further attempts from that source are refused without checking the password.
 
 The attempt is counted **before** the password is checked, with one atomic increment in Django's cache
-(``cache.add`` then ``cache.incr``: a lock-protected dict in the local-memory cache, ``INCRBY`` in Redis
-when ``CACHE_URL`` points there), so parallel guesses cannot slip past the limit: the sixth of twenty
+(``cache.add`` then ``cache.incr``: ``INCRBY`` in the shared Redis cache that every web process uses, or a
+lock-protected dict with ``CACHE_URL=locmem://``), so parallel guesses cannot slip past the limit: the sixth of twenty
 simultaneous guesses is refused before the hasher runs, whatever the timing. A successful login clears
 the count.
 

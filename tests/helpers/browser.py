@@ -36,7 +36,7 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def asgi_server():
-    """The ASGI app under daphne (``manage.py runserver``) with this test's database and Redis; yields its URL."""
+    """The ASGI app under the app's web server (uvicorn, ``labelapp.web_server``) with this test's database and Redis; yields its URL."""
     server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
     server.start()
     yield f"http://127.0.0.1:{server.port}"

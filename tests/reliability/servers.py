@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
 from labelapp.lib.processes import wait_until
+from labelapp.web_server import web_command
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -92,7 +94,7 @@ class Answer:
 
     status: int
     body: bytes
-    headers: dict[str, str]
+    headers: Message  # case-insensitive, as HTTP header names are (uvicorn sends them in lower case)
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -100,17 +102,19 @@ class Answer:
 
 @dataclass
 class WebServer:
-    """``manage.py runserver`` (daphne's ASGI server) as a subprocess, and a tiny HTTP client for it."""
+    """The app's real web server (:func:`labelapp.web_server.web_command`: uvicorn, ``processes`` of it) as a
+    subprocess, and a tiny HTTP client for it."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
+    processes: int = 1
     process: subprocess.Popen | None = None
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def start(self, timeout: float = 90.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         log = open(Path(self.env["DATA_DIR"]) / f"web-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"],
+            web_command(host="127.0.0.1", port=self.port, processes=self.processes),
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         if not wait_until(self._answers, timeout=timeout, interval=0.3):
@@ -150,9 +154,9 @@ class WebServer:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return Answer(response.status, response.read(), dict(response.headers))
+                return Answer(response.status, response.read(), response.headers)
         except urllib.error.HTTPError as error:
-            return Answer(error.code, error.read(), dict(error.headers))
+            return Answer(error.code, error.read(), error.headers)
 
 
 def run_manage(args: list[str], env: dict[str, str], timeout: float = 300) -> str:

@@ -1,4 +1,4 @@
-"""``make run``'s command: admin account, demo seed, and a real start/stop of Redis, worker and daphne."""
+"""``make run``'s command: admin account, demo seed, and a real start/stop of Redis, workers and the web server."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def test_run_app_serves_the_login_page_and_ctrl_c_stops_every_child(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=10) as response:
             assert response.status == 200 and b"csrfmiddlewaretoken" in response.read()
         children = descendants(process.pid)
-        assert len(children) >= 4  # embedded Redis, two RQ workers, daphne
+        assert len(children) >= 4  # embedded Redis, two RQ workers, the web server (uvicorn)
 
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)

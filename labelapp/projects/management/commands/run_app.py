@@ -1,7 +1,8 @@
 """``manage.py run_app`` (what ``make run`` calls): everything a newcomer needs, in one process tree.
 
 Collects static files, migrates, makes sure an admin exists, seeds the demo project, then starts
-the embedded Redis (unless REDIS_URL is set), two RQ workers (training, default) and the ASGI server, prints the URL
+the embedded Redis (unless REDIS_URL is set), two RQ workers (training, at a lower CPU priority; default) and the
+ASGI server (uvicorn with ``WEB_PROCESSES`` processes, :mod:`labelapp.web_server`), prints the URL
 and supervises them: Ctrl+C (or SIGTERM) stops all of them, and if one dies the rest are stopped.
 """
 
@@ -23,6 +24,8 @@ from django.core.management.base import BaseCommand, CommandError
 from labelapp.lib import embedded_redis, env
 from labelapp.lib.processes import Supervisor, wait_until
 from labelapp.projects.services import AdminLogin, admin_account_ensure
+from labelapp.training.worker import WORKER_CLASS
+from labelapp.web_server import web_command, web_processes
 
 STARTUP_TIMEOUT = 180.0
 
@@ -50,7 +53,7 @@ def _answers(url: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Run the whole app locally: migrate, admin, demo project, embedded Redis, two RQ workers, daphne."
+    help = "Run the whole app locally: migrate, admin, demo project, embedded Redis, two RQ workers, the web server."
 
     def say(self, message: str) -> None:
         self.stdout.write(f"[run_app] {message}")
@@ -116,13 +119,15 @@ class Command(BaseCommand):
         # Training rounds run in a non-forking worker, so the model and image cache stay warm between
         # rounds (and CUDA is never re-initialised in a fork); other jobs get a worker of their own,
         # since a project in continuous training keeps the training queue busy.
-        self.say("starting the RQ workers (training: warm, non-forking; default)")
-        workers = {"trainer": ["training", "--worker-class", "rq.SimpleWorker"], "worker": ["default"]}
+        # The trainer also yields the CPU to the web (lower priority, a core left free: labelapp.training.worker).
+        self.say(f"starting the RQ workers (training: warm, non-forking, nice {settings.TRAINING_NICE}, "
+                 f"{settings.TRAINING_TORCH_THREADS} torch threads; default)")
+        workers = {"trainer": ["training", "--worker-class", WORKER_CLASS], "worker": ["default"]}
         for name, arguments in workers.items():
             supervisor.start(name, [sys.executable, "manage.py", "rqworker", *arguments], env=child_env, cwd=base_dir)
-        self.say(f"starting the web server (daphne) on {host}:{port}")
-        web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "labelapp.asgi:application"]
-        supervisor.start("web", web, env=child_env, cwd=base_dir)
+        processes = web_processes()
+        self.say(f"starting the web server (uvicorn, {processes} processes) on {host}:{port}")
+        supervisor.start("web", web_command(host=host, port=port, processes=processes), env=child_env, cwd=base_dir)
         probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/accounts/login/"
         ready = wait_until(lambda: supervisor.dead() is not None or _answers(probe), timeout=STARTUP_TIMEOUT)
         dead = supervisor.dead()
