@@ -50,6 +50,10 @@ def list_backbones() -> list[str]:
 class Network(nn.Module):
     """Backbone body + linear classifier head + optional projection head (SimMatch's embedding)."""
 
+    mean: torch.Tensor  # buffers: per-channel normalisation of the body's expected input
+    std: torch.Tensor
+    head: nn.Module
+
     def __init__(self, body: Body, num_classes: int, proj_dim: int = 0) -> None:
         super().__init__()
         self.body = body.module

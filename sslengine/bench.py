@@ -22,7 +22,7 @@ import os
 import platform
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,6 @@ import torch
 from tqdm import tqdm
 
 from .config import TrainConfig
-from .inference import Predictions
-from .pretext import PretrainConfig, Pretrainer, embedding_quality
-from .selection import select_indices
 from .datasets import (
     DEFAULT_FASHION_MNIST_DIR,
     ImageSet,
@@ -41,6 +38,9 @@ from .datasets import (
     stratified_subset,
     subset,
 )
+from .inference import Predictions
+from .pretext import PretrainConfig, Pretrainer, embedding_quality
+from .selection import select_indices
 from .trainer import Trainer
 
 
@@ -218,8 +218,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scalars: dict[str, float] = {}
     chunks = [args.steps] if args.steps else _chunks(args.seconds, args.eval_every)
     for chunk in chunks:
-        budget = {"steps": chunk} if args.steps else {"seconds": chunk}
-        result = trainer.fit(labeled, labels, train.images, on_progress=on_progress, **budget)
+        result = trainer.fit(
+            labeled, labels, train.images, on_progress=on_progress,
+            steps=int(chunk) if args.steps else None, seconds=None if args.steps else chunk,
+        )
         steps, seconds = steps + result.steps, seconds + result.seconds
         images += result.images_per_second * result.seconds
         scalars = result.scalars
@@ -263,7 +265,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "load_average_1m_at_end": os.getloadavg()[0],  # other processes sharing the CPU
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

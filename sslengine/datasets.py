@@ -89,7 +89,7 @@ def load_image_folder(root: Path, size: int, channels: int = 3) -> ImageSet:
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             with Image.open(path) as image:
-                array = np.asarray(image.convert(mode).resize((size, size), Image.BILINEAR))
+                array = np.asarray(image.convert(mode).resize((size, size), Image.Resampling.BILINEAR))
             arrays.append(array.reshape(size, size, channels))
             labels.append(index)
     if not arrays:

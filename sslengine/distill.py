@@ -194,6 +194,7 @@ class DistillationLoss(Algorithm):
     """
 
     uses_strong = False
+    options: DistillOptions  # type: ignore[assignment]  # not a registered algorithm: its options come beside the config
 
     def __init__(self, config: TrainConfig, options: DistillOptions, targets: TeacherTargets) -> None:
         super().__init__(config)

@@ -96,7 +96,8 @@ class ProbabilityModel(nn.Module):
 
 def probability_model(trainer: Trainer) -> ProbabilityModel:
     """A CPU copy of the trainer's EMA (evaluation) network, in eval mode, wrapped for export."""
-    network = copy.deepcopy(trainer.ema_model).to("cpu", memory_format=torch.contiguous_format).float().eval()
+    network = copy.deepcopy(trainer.ema_model).to("cpu", memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    network = network.float().eval()
     network.requires_grad_(False)
     return ProbabilityModel(network).eval()
 
@@ -326,7 +327,7 @@ def predict_example(fmt: str, meta: ExportMetadata) -> str:
 
 def card_date(value: dt.datetime | None = None) -> str:
     """ISO 8601 UTC timestamp (now by default) for :attr:`ModelCard.created_at`."""
-    return (value or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+    return (value or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def write_bundle(trainer: Trainer, directory: str | Path, card: ModelCard, fmt: str) -> list[Path]:

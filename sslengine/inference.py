@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .augment import to_float
 from .backbones import Network
+
+_ModuleT = TypeVar("_ModuleT", bound=torch.nn.Module)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Predictions:
         return int(self.probs.shape[0])
 
 
-def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
+def fold_batchnorm(model: _ModuleT) -> _ModuleT:
     """An eval-mode copy of ``model`` in which every Conv2d directly followed by a BatchNorm2d inside an
     ``nn.Sequential`` carries the normalisation in its own weights and bias (the BatchNorm becomes an
     identity): the same function up to float rounding, one pass over the activations fewer per layer.

@@ -158,7 +158,7 @@ class Pretrainer:
             torch.manual_seed(config.seed)
             network = build_network(config.backbone, spec, num_classes=1, proj_dim=config.proj_dim)
         network.head = nn.Identity()  # no classes here: only features and the projection head train
-        self.network: Network = network.to(self.device, memory_format=torch.channels_last)
+        self.network: Network = network.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.optimizer = torch.optim.Adam(self.network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.global_step = 0
         self.images_seen = 0

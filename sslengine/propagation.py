@@ -14,7 +14,6 @@ import torch.nn.functional as F
 
 from .inference import Predictions, nearest_neighbours
 
-
 EXACT_SEARCH_LIMIT = 5_000  # up to this many rows the kNN search is exact; above, an inverted file
 
 

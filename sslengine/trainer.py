@@ -93,7 +93,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             model = build_network(config.backbone, spec, config.num_classes, proj_dim)
-        self.model: Network = model.to(self.device, memory_format=torch.channels_last)
+        self.model: Network = model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.ema_model: Network = copy.deepcopy(self.model).eval()
         self.ema_model.requires_grad_(False)
         self.algorithm.ema_model = self.ema_model
@@ -247,7 +247,7 @@ class Trainer:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = ema_decay_at(self.config, self.global_step)
-        ema_params = list(self.ema_model.parameters())
+        ema_params: list[torch.Tensor] = list(self.ema_model.parameters())
         torch._foreach_lerp_(ema_params, list(self.model.parameters()), 1.0 - decay)
         for ema_buffer, buffer in zip(self.ema_model.buffers(), self.model.buffers()):
             ema_buffer.copy_(buffer)

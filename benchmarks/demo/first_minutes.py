@@ -73,11 +73,11 @@ def label_one(project, user, truth: dict[int, int], classes: dict) -> int | None
 def score(project, version, test_images: np.ndarray, test_labels: np.ndarray) -> dict:
     """Test accuracy of the version, as the module docstring says."""
     import torch
-    from sslengine import Pretrainer, Trainer, propagate
 
     from labelapp.training.cache import ImageCache, cache_path, checkpoint_path
     from labelapp.training.models import ModelVersion
     from labelapp.training.services import class_names, pretrainer_path, training_labels
+    from sslengine import Pretrainer, Trainer, propagate
 
     images = torch.from_numpy(test_images)
     if version.kind == ModelVersion.Kind.TRAINED:
@@ -102,12 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     app_env.start_app(prefix="labelapp-demo-")
     import torch
     from django.contrib.auth import get_user_model
-    from sslengine.datasets import load_fashion_mnist
 
     from labelapp.images.demo import demo_seed
     from labelapp.labeling.models import Annotation
     from labelapp.training.models import ModelVersion
     from labelapp.training.services import training_start
+    from sslengine.datasets import load_fashion_mnist
 
     torch.set_num_threads(1)
     user = get_user_model().objects.create_superuser("admin", password="demo-password")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from sslengine import PretrainConfig, Pretrainer, Predictions, embedding_quality, propagate, select_indices
+from sslengine import Predictions, PretrainConfig, Pretrainer, embedding_quality, propagate, select_indices
 from sslengine.datasets import DEFAULT_FASHION_MNIST_DIR, load_fashion_mnist, stratified_subset
 
 

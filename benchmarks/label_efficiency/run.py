@@ -109,9 +109,8 @@ class Session:
     """One policy's project, its ground truth and its counters."""
 
     def __init__(self, policy: Policy, *, args: argparse.Namespace, user, pngs: list[bytes], truth: np.ndarray) -> None:
-        from sslengine.datasets import FASHION_MNIST_CLASSES
-
         from labelapp.projects.services import default_class_specs, project_create
+        from sslengine.datasets import FASHION_MNIST_CLASSES
 
         self.policy = policy
         self.user = user
@@ -261,6 +260,7 @@ class Scorer:
 def load_data(args: argparse.Namespace) -> tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray]:
     """PNG bytes and labels of the pool (seeded draw from the train split), test images and labels."""
     from PIL import Image as PILImage
+
     from sslengine.datasets import load_fashion_mnist
 
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")

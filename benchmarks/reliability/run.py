@@ -60,10 +60,10 @@ def postgres_restart() -> dict:
 
 def worker_through_redis_restart() -> dict:
     sys.path.insert(0, str(REPO))
-    from labelapp.lib import embedded_redis
-
     import redis
     from rq import Queue
+
+    from labelapp.lib import embedded_redis
 
     folder = Path(tempfile.mkdtemp(prefix="rel-rq-"))
     socket = folder / "redis.sock"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
+
     from sslengine import Trainer
 
 HERE = Path(__file__).resolve().parent
@@ -110,6 +111,7 @@ def _sync(device: torch.device) -> None:
 
 def measure(args: argparse.Namespace, backbone: str, geometry: str, peak: float | None) -> dict:
     import torch
+
     from sslengine import TrainConfig, Trainer
 
     channels, size = GEOMETRIES[geometry]

@@ -61,11 +61,11 @@ def png(array) -> bytes:
 def build_project(images: int, labels_per_class: int, seconds: float):
     """The project, its images (through image_add) and its first human labels; returns (project, seconds, spare image ids)."""
     from django.contrib.auth.models import User
-    from sslengine.datasets import load_fashion_mnist
 
     from labelapp.images.services import image_add
     from labelapp.labeling.models import Annotation
     from labelapp.projects.models import LabelClass, Membership, Project, Role
+    from sslengine.datasets import load_fashion_mnist
 
     data = load_fashion_mnist("train")
     owner = User.objects.create_user("bench-owner", password="bench-password-1")

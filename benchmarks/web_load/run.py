@@ -106,7 +106,6 @@ def populate(args: argparse.Namespace) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import connection
-    from sslengine.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 
     from labelapp.images.models import Image
     from labelapp.labeling.models import Annotation, Source
@@ -115,6 +114,7 @@ def populate(args: argparse.Namespace) -> dict:
     from labelapp.projects.services import default_class_specs, project_create
     from labelapp.training.cache import atomic_savez, cache_path
     from labelapp.training.models import ModelVersion, Prediction
+    from sslengine.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 
     started = time.perf_counter()
     User = get_user_model()
@@ -207,7 +207,7 @@ def start_web(command: list[str], port: int, log: Path) -> subprocess.Popen:
                 return process
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"the web server exited with {process.returncode}; see {log}")
+                raise RuntimeError(f"the web server exited with {process.returncode}; see {log}") from None
             time.sleep(0.2)
     process.terminate()
     raise RuntimeError("the web server did not listen within 180 s")
@@ -345,7 +345,7 @@ class Recorder:
         started = time.perf_counter()
         try:
             result = await call
-        except (HttpError, OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
+        except (TimeoutError, HttpError, OSError, asyncio.IncompleteReadError, ValueError) as error:
             self._error(op, f"{type(error).__name__}: {error}")
             return None
         self.latencies[op].append(1000 * (time.perf_counter() - started))

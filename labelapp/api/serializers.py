@@ -23,7 +23,6 @@ from labelapp.projects.selectors import role_of
 from labelapp.training.models import ModelVersion, Prediction
 
 
-
 class LabelClassSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelClass

@@ -11,13 +11,12 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timezone as dt_timezone
-from pathlib import Path
-
-import time
 from dataclasses import dataclass, replace
+from datetime import UTC
+from pathlib import Path
 
 import django_rq
 import numpy as np
@@ -172,7 +171,7 @@ def _imagefolder_chunks(project: Project, rows: Iterable[LabelRow], progress: Ex
                 logger.warning("export of %s: image %s left out, file %s: %s", project.slug, row.image_id, row.stored_name, exc)
                 progress.skip()
                 continue
-            updated = row.updated.astimezone(dt_timezone.utc)
+            updated = row.updated.astimezone(UTC)
             info = zipfile.ZipInfo(archive_name(row, folders), date_time=updated.timetuple()[:6])
             with source, archive.open(info, "w") as entry:
                 shutil.copyfileobj(source, entry, COPY_BUFFER)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -186,7 +185,7 @@ def dashboard_context(project: Project) -> dict:
             Series("rejected", PALETTE["rejected"], [(p.at.timestamp(), p.rejected) for p in timeline]),
         ],
         title="Labels over time (cumulative)",
-        x_format=lambda x: datetime.fromtimestamp(x, tz=dt_timezone.utc).strftime("%m-%d %H:%M"),
+        x_format=lambda x: datetime.fromtimestamp(x, tz=UTC).strftime("%m-%d %H:%M"),
         y_format=lambda y: f"{y:.0f}",
     )
     accuracy_series = [

@@ -21,8 +21,8 @@ import torch
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models.signals import post_save
 from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from labelapp.images.models import Image

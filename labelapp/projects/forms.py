@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import sslengine
 from django import forms
 from django.forms import fields_for_model, formset_factory
 
+import sslengine
 from labelapp.projects.models import Project, Role
 from labelapp.projects.services import SETTINGS_FIELDS, ClassSpec
 

@@ -14,8 +14,8 @@ import pytest
 from django.utils import timezone
 
 from labelapp.exports.models import ExportJob
-from tests.labelapp.exports.helpers import project_pixels, tiny_model, trained_project  # noqa: F401  (shared fixtures)
 from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
+from tests.labelapp.exports.helpers import project_pixels, tiny_model, trained_project  # noqa: F401  (shared fixtures)
 
 BUILD_TIMEOUT_MS = 180_000  # ONNX export and latency measurement on a shared 2-core CPU
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -28,7 +28,7 @@ def saved(download, tmp_path: Path) -> Path:
 
 
 def test_owner_starts_onnx_and_coco_exports_follows_them_and_downloads_both(
-    trained_project, owner, login, screenshot, tmp_path, live_server
+    trained_project, owner, login, screenshot, tmp_path, live_server  # noqa: F811
 ):
     page = login(owner, f"/p/{trained_project.slug}/")
     assert page.locator("li.export-job").count() == 0

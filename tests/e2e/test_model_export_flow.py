@@ -29,7 +29,7 @@ def download_model(page, variant: str, tmp_path: Path) -> dict[str, bytes]:
     form.locator("select[name=variant]").select_option(variant)
     form.locator("button[type=submit]").click()
     page.wait_for_selector("ul.export-jobs > li.export-job:first-child[data-status=queued]")  # the page came back
-    run_default_worker()
+    run_burst_in_process(DISTILL_QUEUE)
     link = page.locator("li.export-job").first.locator("a.export-job-download")
     with page.expect_download(timeout=BUILD_TIMEOUT_MS) as info:
         link.click(timeout=BUILD_TIMEOUT_MS)

@@ -4,7 +4,6 @@ training on, and a session for the annotator. Prints JSON: ``{"session": key, "i
 import json
 
 from django.conf import settings
-
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.db import SessionStore
 

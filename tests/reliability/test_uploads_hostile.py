@@ -30,7 +30,6 @@ from tests.labelapp.images.helpers import demo_pngs, zip_bytes
 from tests.reliability.bombs import BOMBS, SIDE, chunk, png_bomb
 from tests.reliability.servers import REPO
 
-
 # ---- decompression bombs ----------------------------------------------------------------------------
 
 # Refused from the header alone: by the app's pixel limit, or by Pillow's own bomb check at open().

@@ -21,7 +21,14 @@ from sslengine.distill import (
     teacher_log_probs,
     teacher_targets,
 )
-from sslengine.export import ExportMetadata, argmax_agreement, export_onnx, onnx_metadata, onnx_probabilities, quantize_onnx
+from sslengine.export import (
+    ExportMetadata,
+    argmax_agreement,
+    export_onnx,
+    onnx_metadata,
+    onnx_probabilities,
+    quantize_onnx,
+)
 
 LABELED_EVERY = 10  # every 10th image of the shipped subset keeps its label: 200 labeled, 2,000 in all
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from sslengine import Trainer, TrainConfig
+from sslengine import TrainConfig, Trainer
 from sslengine.datasets import ImageSet, stratified_subset
 
 LABELS_PER_CLASS = 4

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from labelapp.exports.forms import DistillForm
-from labelapp.exports.selectors import distilled_students, distillations_of, export_jobs_of
+from labelapp.exports.selectors import distillations_of, distilled_students, export_jobs_of
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import ModelVersion

@@ -24,8 +24,8 @@ from labelapp.exports.services import coco_category_id, distillation_start
 from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
 from labelapp.training.models import ModelVersion, Prediction
-from tests.labelapp.exports.helpers import project_pixels
 from tests.helpers.training import empty_default_queue, run_burst_in_process  # noqa: F401  (autouse)
+from tests.labelapp.exports.helpers import project_pixels
 
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs are enqueued on commit
 

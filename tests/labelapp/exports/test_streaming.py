@@ -7,8 +7,8 @@ import zipfile
 
 from asgiref.sync import async_to_sync
 
-from labelapp.exports.selectors import LabelOptions
 from labelapp.exports.downloads import StreamingDownload, labels_response
+from labelapp.exports.selectors import LabelOptions
 
 
 def test_asgi_iteration_pulls_one_chunk_at_a_time() -> None:

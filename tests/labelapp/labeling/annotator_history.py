@@ -25,8 +25,7 @@ image 5 → 1 @0.99.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
 
@@ -37,7 +36,7 @@ from labelapp.projects.models import Membership, Project, Role
 from tests.conftest import make_user
 from tests.labelapp.labeling.helpers import add_images, add_version
 
-T0 = datetime(2026, 11, 30, 9, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 # Per person: labels, active seconds, labels per hour as shown, (changed, labels), (contradicted, labels the
 # current version predicts), (agreeing, pairwise comparisons).

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from labelapp.labeling.models import Annotation, AnnotationEvent, ReviewDecision
 from labelapp.projects.models import LabelClass
@@ -160,7 +160,7 @@ def test_dashboard_shows_database_counts(project, images, version, annotator_cli
 
 
 def test_dashboard_draws_accuracy_per_class_and_confusion_from_version_metrics(project, images, reviewer_client):
-    for number, (humans, accuracy) in enumerate([(10, 0.55), (40, 0.81)], start=1):
+    for _number, (humans, accuracy) in enumerate([(10, 0.55), (40, 0.81)], start=1):
         version = add_version(project, {images[0]: (0, 0.9)})
         version.human_labels = humans
         version.metrics = {

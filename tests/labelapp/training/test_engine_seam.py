@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from sslengine import Trainer
-from sslengine.checkpoint import load_checkpoint
 
 from labelapp.images.models import Image
 from labelapp.projects.models import Project
@@ -16,8 +14,10 @@ from labelapp.projects.services import project_update
 from labelapp.training import services
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.models import ModelVersion
-from tests.helpers.training import run_burst_in_process
+from sslengine import Trainer
+from sslengine.checkpoint import load_checkpoint
 from tests.helpers.toy_algorithm import TOY_NAME, toy_algorithm_installed
+from tests.helpers.training import run_burst_in_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
