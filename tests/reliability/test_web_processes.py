@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from labelapp.lib import login_throttle
-from tests.labelapp.training.conftest import worker_env
+from tests.helpers.training import worker_env
 from tests.reliability.servers import CSRF, WebServer
 
 LIMIT = 3

@@ -22,8 +22,8 @@ from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion
 from sslengine import Trainer
 from tests.conftest import logged_in
-from tests.labelapp.training.conftest import add_labeled_images, start_worker
-from tests.object_store import SeaweedServer, weed_binary
+from tests.helpers.object_store import SeaweedServer, weed_binary
+from tests.helpers.training import add_labeled_images, start_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ import torch
 
 from labelapp.training import store
 from labelapp.training.worker import WORKER_CLASS
-from tests.labelapp.training.conftest import REPO, worker_env
+from tests.helpers.training import REPO, worker_env
 
 
 def cpu_settings() -> dict[str, int]:
