@@ -64,7 +64,9 @@ class ImageRequestSerializer(serializers.Serializer):
     image = id_field()
 
 
-class ReleaseRequestSerializer(serializers.Serializer):
+class ImageListSerializer(serializers.Serializer):
+    """Image ids of the project (the leases to release, the review page to take back)."""
+
     images = id_list_field(default=list)
 
 

@@ -128,7 +128,7 @@ def skip(request: HttpRequest, project: Project, body: dict) -> dict:
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
 def release(request: HttpRequest, project: Project, body: dict) -> dict:
-    services.lease_release(user=request.user, image_ids=validated(inputs.ReleaseRequestSerializer, body)["images"])
+    services.lease_release(user=request.user, image_ids=validated(inputs.ImageListSerializer, body)["images"])
     return {"released": True}
 
 
@@ -178,7 +178,8 @@ def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
 @require_POST
 @json_endpoint(Role.REVIEWER)
 def review_undo(request: HttpRequest, project: Project, body: dict) -> dict:
-    return services.pseudo_labels_undo(project=project, user=request.user, image_ids=[int(i) for i in body.get("images", [])])
+    image_ids = validated(inputs.ImageListSerializer, body)["images"]
+    return services.pseudo_labels_undo(project=project, user=request.user, image_ids=image_ids)
 
 
 @login_required
