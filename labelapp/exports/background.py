@@ -27,6 +27,7 @@ from labelapp.exports.services import (
     labels_export_write,
     model_export_archive,
     model_export_filename,
+    model_export_refusal,
 )
 from labelapp.projects.models import Project
 
@@ -57,6 +58,8 @@ def export_job_start(*, project: Project, kind: str, options: dict, user=None) -
         version = version_for_export(project=project, number=options.get("version"))
         if version is None:
             raise ValueError("No such model version.")
+        if (refusal := model_export_refusal(version)) is not None:
+            raise ValueError(str(refusal))
         options["version"] = version.number
         filename = model_export_filename(version=version, fmt=options["format"], variant=options["variant"])
     else:

@@ -353,6 +353,26 @@ class VersionPruned(Exception):
     """The version's checkpoint was pruned (its row and metrics remain) and no export of it was built before."""
 
 
+class VersionUntrained(VersionPruned):
+    """The version comes from before the SSL model's first round (a pre-training round, or labels propagated
+    over the pre-trained encoder's embeddings): it has no trained classifier, hence nothing to export."""
+
+
+def model_export_refusal(version: ModelVersion) -> VersionPruned | None:
+    """Why ``version`` cannot be exported as a model (pruned, or never trained), else ``None``."""
+    if version.is_pruned:
+        return VersionPruned(
+            f"Version {version.number} was pruned: its counts and metrics are kept, but not its checkpoint, so "
+            "it cannot be exported. Export a kept version, or pin versions to keep them."
+        )
+    if not version.steps:
+        return VersionUntrained(
+            f"Version {version.number} ({version.get_kind_display()}) comes from before the model's first "
+            "training round: it has no trained classifier to export. Export a version from an SSL round."
+        )
+    return None
+
+
 def model_export_archive(
     *, version: ModelVersion, fmt: str, variant: str = "trained", progress: ProgressCallback = _no_progress
 ) -> Path:
@@ -374,11 +394,9 @@ def model_export_archive(
     target = folder / f"{version.project.slug}-v{version.number}{label}-{fmt}-{digest}.zip"
     if target.is_file():
         return target
-    if version.is_pruned:
-        raise VersionPruned(
-            f"Version {version.number} was pruned: its counts and metrics are kept, but not its checkpoint, so "
-            "it cannot be exported. Export a kept version, or pin versions to keep them."
-        )
+    refusal = model_export_refusal(version)
+    if refusal is not None:
+        raise refusal
     version_pin(version=version)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as work:

@@ -79,7 +79,7 @@ def image_browser(request: HttpRequest, slug: str) -> HttpResponse:
         query = validated(browser_inputs.BrowserQuerySerializer, request.GET)
         filters = _filters(project, query, request.GET, set(class_names))
     except InvalidInput as refused:
-        return _bad_page_query(refused)
+        return _bad_page_query(request, refused)
     version = selectors.current_version(project)
     sort = browser.SORTS[query["sort"]]
     page = browser.browser_page(

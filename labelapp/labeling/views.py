@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -67,8 +67,10 @@ def _class(project: Project, index: int) -> LabelClass:
     return get_object_or_404(LabelClass, project=project, index=index)
 
 
-def _bad_page_query(refused: InvalidInput) -> HttpResponse:
-    return HttpResponseBadRequest(str(refused), content_type="text/plain; charset=utf-8")
+def _bad_page_query(request: HttpRequest, refused: InvalidInput) -> HttpResponse:
+    """A page's refused query string (a stale bookmark, a hand-edited link): the reason on the app's page,
+    with the way back to the page without its query."""
+    return render(request, "400.html", {"reason": str(refused), "back": request.path}, status=400)
 
 
 def _page(request: HttpRequest, slug: str, queue: str) -> HttpResponse:
@@ -155,7 +157,7 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         query = validated(inputs.ReviewPageQuerySerializer, request.GET)
     except InvalidInput as refused:
-        return _bad_page_query(refused)
+        return _bad_page_query(request, refused)
     context = presenters.review_page_context(
         project, class_index=query.get("class_index"), after=query.get("after") or None, page_size=REVIEW_PAGE_SIZE
     )

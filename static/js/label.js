@@ -92,6 +92,13 @@ function run(action) {
   return queue;
 }
 
+// The session's count, and the numbering of its recent list (reversed: the newest is number `session`).
+function countSession(delta) {
+  state.session = Math.max(0, state.session + delta);
+  document.getElementById("session-count").textContent = String(state.session);
+  document.getElementById("recent").start = Math.max(1, state.session);
+}
+
 function label(classIndex) {
   return run(async () => {
     const item = state.current;
@@ -100,8 +107,7 @@ function label(classIndex) {
       await postJSON(config.urls.submit, {
         image: item.id, class_index: classIndex, expected_revision: item.expected_revision, lease_token: item.lease_token,
       });
-      state.session += 1;
-      document.getElementById("session-count").textContent = String(state.session);
+      countSession(1);
       remember(item, `${item.name} → ${names[classIndex]}`);
       if (!item.current) bump({ human: 1, unlabeled: -1 });
       setStatus(`Labeled ${names[classIndex]}.`);
@@ -131,8 +137,7 @@ function undo() {
     show(body.image);
     forget(body.image.id);
     if (!body.image.current) bump({ human: -1, unlabeled: 1 });
-    state.session = Math.max(0, state.session - 1);
-    document.getElementById("session-count").textContent = String(state.session);
+    countSession(-1);
     setStatus(`Undone: ${body.image.name} is back.`);
   });
 }

@@ -56,6 +56,7 @@ def test_annotator_labels_with_hotkeys_undoes_and_skips(project, annotator, day,
     press_and_wait(page, "Space")  # skip it
     press_and_wait(page, "1")
     wait_until(page, "() => document.getElementById('session-count').textContent === '3'")
+    assert page.evaluate("() => document.getElementById('recent').start") == 3  # newest first, numbered by the session count
     human = Annotation.objects.filter(project=project, source=Source.HUMAN).count()
     assert page.text_content("[data-count='human']") == str(human)  # the page kept its counts current
     screenshot(page, "label-page-after-work")

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from labelapp.exports.forms import DistillForm
 from labelapp.exports.selectors import distillations_of, distilled_students, export_jobs_of
+from labelapp.exports.services import model_export_refusal
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import ModelVersion
@@ -23,7 +24,9 @@ def exports_panel(context: template.Context, project: Project) -> dict:
         .order_by("-number")[:50]
         if is_owner else []
     )
-    context = {"project": project, "user": user, "is_owner": is_owner, "versions": list(versions),
+    versions = list(versions)
+    exportable = [version for version in versions if model_export_refusal(version) is None]
+    context = {"project": project, "user": user, "is_owner": is_owner, "versions": versions, "exportable": exportable,
                "keep": settings.TRAINING_KEEP_VERSIONS}
     if is_owner:
         context.update(

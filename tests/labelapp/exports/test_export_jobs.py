@@ -281,3 +281,25 @@ def test_the_api_and_direct_links_stay_synchronous_and_offer_coco(trained_projec
     assert len(json.loads(body(response))["annotations"]) == 11
     assert len(json.loads(direct_labels(owner_client, format="coco"))["images"]) == 9
     assert ExportJob.objects.count() == 0
+
+
+def test_a_version_from_before_the_first_training_round_has_no_model_to_export(trained_project, owner_client) -> None:
+    # The demo's day: a pre-training round (v1) and a label propagation over its embeddings (v2) have no
+    # trained classifier; the panel must not offer them, and a hand-made request gets the reason, not a failed job.
+    trained = ModelVersion.objects.get(project=trained_project)
+    for number, kind in ((2, ModelVersion.Kind.PRETRAINED), (3, ModelVersion.Kind.PROPAGATED)):
+        ModelVersion.objects.create(
+            project=trained_project, number=number, kind=kind, algorithm="fixmatch", backbone="cnn-small",
+            checkpoint=f"{trained_project.pk}/v{number}.pt", steps=0, finished_at=timezone.now(),
+        )
+    panel = owner_client.get(reverse("projects:detail", kwargs={"slug": "clothes"})).content.decode()
+    model_form = panel.split('class="export-model"')[1].split("</form>")[0]
+    assert f'value="{trained.number}"' in model_form and 'value="2"' not in model_form and 'value="3"' not in model_form
+
+    refused = start(owner_client, kind="model", format="onnx", version="3")
+    assert refused.status_code == 400 and "no trained classifier to export" in refused.content.decode()
+    assert ExportJob.objects.count() == 0
+
+    ModelVersion.objects.filter(pk=trained.pk).delete()
+    panel = owner_client.get(reverse("projects:detail", kwargs={"slug": "clothes"})).content.decode()
+    assert 'class="export-model"' not in panel and 'id="no-exportable-model"' in panel

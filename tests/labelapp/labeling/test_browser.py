@@ -207,6 +207,15 @@ def test_bad_query_values_get_a_400_that_names_the_field(project, pool, outsider
     assert message in response.content.decode()
 
 
+def test_a_refused_query_is_the_apps_page_with_the_reason_and_a_way_back(project, pool, annotator_client):
+    response = annotator_client.get(reverse("labeling:images", args=[project.slug]), {"sort": "confidence"})
+
+    page = response.content.decode()
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    assert 'class="topbar"' in page and "sort:" in page
+    assert f'href="{reverse("labeling:images", args=[project.slug])}"' in page  # the page without the query
+
+
 def bulk(client, project, class_index, seen):
     body = {"class_index": class_index, "images": [{"image": pk, "expected_revision": rev} for pk, rev in seen]}
     return client.post(reverse("labeling:images_label", args=[project.slug]), json.dumps(body), content_type="application/json")

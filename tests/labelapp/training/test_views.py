@@ -82,3 +82,21 @@ def test_an_owner_can_resume_training_that_is_on_but_idle(project, owner_client,
     assert django_rq.get_queue(store.QUEUE_NAME).count == 1
     page = owner_client.get(detail).content.decode()
     assert "hidden" in page.split('data-field="start"')[1].split(">")[0]
+
+
+@pytest.mark.parametrize(("fields", "shown"), [
+    ({"kind": "pretrained", "steps": 0, "round_steps": 106, "pretrain_steps": 106},
+     "the classifier is not trained yet (encoder pre-trained for 106 steps, cpu)"),
+    ({"kind": "trained", "steps": 1629, "round_steps": 120}, "1629 in all (120 in the last round, cpu)"),
+])
+def test_the_panel_says_what_the_steps_of_the_current_version_are(project, owner_client, fields, shown):
+    from django.utils import timezone
+
+    from labelapp.training.models import ModelVersion
+
+    version = ModelVersion.objects.create(project=project, number=1, algorithm="fixmatch", backbone="cnn-small",
+                                          device="cpu", finished_at=timezone.now(), **fields)
+    project.current_version = version
+    project.save(update_fields=["current_version"])
+    page = owner_client.get(reverse("projects:detail", kwargs={"slug": project.slug})).content.decode()
+    assert shown in page

@@ -81,13 +81,16 @@ class Command(BaseCommand):
         )
         signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        if env.env_bool("SEED_DEMO", True):
-            try:
-                self._seed_demo(login)
-            except KeyboardInterrupt:
-                raise CommandError("stopped while seeding the demo project; the next start completes it") from None
         supervisor = Supervisor(say=self.say)
         try:
+            # Redis before the seed: seeding publishes events and clears cached counts, which would
+            # otherwise retry an absent socket (half a minute) and log a warning per image.
+            self._start_redis(supervisor)
+            if env.env_bool("SEED_DEMO", True):
+                try:
+                    self._seed_demo(login)
+                except KeyboardInterrupt:
+                    raise CommandError("stopped while seeding the demo project; the next start completes it") from None
             self._start(supervisor, host, port)
             self._banner(host, port, login)
             while (dead := supervisor.dead()) is None:
@@ -106,6 +109,11 @@ class Command(BaseCommand):
         sits below images)."""
         call_command("seed_demo", owner=login.username, stdout=self.stdout)
 
+    def _start_redis(self, supervisor: Supervisor) -> None:
+        if settings.EMBEDDED_REDIS:
+            self.say(f"starting the embedded Redis on {settings.REDIS_SOCKET}")
+            supervisor.adopt("redis", embedded_redis.start(settings.REDIS_SOCKET, die_with_parent=True))
+
     def _start(self, supervisor: Supervisor, host: str, port: int) -> None:
         base_dir = Path(settings.BASE_DIR)
         child_env = os.environ | {
@@ -113,9 +121,6 @@ class Command(BaseCommand):
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "labelapp.settings"),
             "PYTHONUNBUFFERED": "1",
         }
-        if settings.EMBEDDED_REDIS:
-            self.say(f"starting the embedded Redis on {settings.REDIS_SOCKET}")
-            supervisor.adopt("redis", embedded_redis.start(settings.REDIS_SOCKET, die_with_parent=True))
         # Training rounds run in a non-forking worker, so the model and image cache stay warm between
         # rounds (and CUDA is never re-initialised in a fork); other jobs get a worker of their own,
         # since a project in continuous training keeps the training queue busy.
