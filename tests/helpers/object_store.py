@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from labelapp.lib.object_store import s3_storages
 
 ACCESS_KEY = "labelapp-test"
-SECRET_KEY = "labelapp-test-secret"
+SECRET_KEY = secrets.token_urlsafe(24)  # a throwaway server's credential, new each test run
 BUCKET = "labelapp"
 # weed mini's listeners, as offsets from one base port; each HTTP port also opens a gRPC port 10000 above.
 _PORTS = {"master.port": 0, "volume.port": 1, "filer.port": 2, "s3.port": 3, "admin.port": 4}
