@@ -78,6 +78,12 @@ class TrainConfig:
     flexmatch_warmup: bool = True  # FlexMatch: threshold warm-up (unused images count as a class)
     freematch_momentum: float = 0.999  # FreeMatch: EMA momentum of the self-adaptive thresholds
     freematch_fairness_weight: float = 0.001  # FreeMatch: weight of the self-adaptive fairness loss
+    # h16learn options (paper features of the seed methods; validated by each algorithm)
+    # UDA's training signal annealing: "exp", "linear", "log" or "none" (Xie et al. 2020 recommend
+    # exp when labels are few); the horizon is schedule_steps
+    uda_tsa: str = "exp"
+    remixmatch_rotation_weight: float = 0.5  # ReMixMatch: λ_r of the rotation-prediction loss; 0 = off
+    noisy_student_reinit: bool = True  # Noisy Student: a freshly initialised student every teacher round
 
     def __post_init__(self) -> None:
         self.validate()

@@ -86,12 +86,14 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             model = build_network(config.backbone, spec, config.num_classes, proj_dim)
+            algorithm_modules = self.algorithm.build_modules(model)
         self.model: Network = model.to(self.device, memory_format=torch.channels_last)
+        trainable = nn.ModuleList([self.model] if algorithm_modules is None else [self.model, algorithm_modules.to(self.device)])
         self.ema_model: Network = copy.deepcopy(self.model).eval()
         self.ema_model.requires_grad_(False)
         self.algorithm.ema_model = self.ema_model
         self.optimizer = torch.optim.SGD(
-            _param_groups(self.model, config.weight_decay),
+            _param_groups(trainable, config.weight_decay),
             lr=config.lr,
             momentum=config.momentum,
             nesterov=True,

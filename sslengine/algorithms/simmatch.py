@@ -12,7 +12,7 @@ from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, Batch
 from .fixmatch import masked_pseudo_label_loss
-from .functional import distribution_alignment
+from .functional import distribution_alignment, train_mode_without_stat_updates
 from .registry import register_algorithm
 
 EMBED_CHUNK = 1024
@@ -53,8 +53,14 @@ class SimMatch(Algorithm):
     ``lambda_in``) trains the strong embedding. The bank is updated with the labeled batch's
     embeddings (momentum ``bank_momentum``).
 
+    As in the paper (and the authors' code), the teacher is the EMA of the student's weights (the
+    trainer's ``ema_model``): it alone embeds the labeled batch for the bank and predicts and embeds
+    the weak view (targets p^w, q^w); the student sees the labeled batch and the strong view only.
+    Like Mean Teacher here, the teacher normalises with its batch's own statistics (train mode,
+    running statistics untouched) rather than the EMA's running statistics.
+
     The bank has one row per image of the current labeled set, keyed by its row index. The product's
-    labeled set grows between rounds, so :meth:`prepare` rebuilds the bank from the network's current
+    labeled set grows between rounds, so :meth:`prepare` rebuilds the bank from the teacher's current
     embeddings whenever the labeled set differs from the one the bank was built for.
     """
 
@@ -78,13 +84,14 @@ class SimMatch(Algorithm):
     def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor) -> None:
         if self.bank_labels.shape == labels.shape and torch.equal(self.bank_labels, labels):
             return
-        was_training = model.training
-        model.eval()
+        teacher = self.ema_model if self.ema_model is not None else model
+        was_training = teacher.training
+        teacher.eval()
         chunks = [
-            model.project(model.features(to_float(labeled_images[start : start + EMBED_CHUNK]))).float()
+            teacher.project(teacher.features(to_float(labeled_images[start : start + EMBED_CHUNK]))).float()
             for start in range(0, labeled_images.shape[0], EMBED_CHUNK)
         ]
-        model.train(was_training)
+        teacher.train(was_training)
         self.bank = torch.cat(chunks)
         self.bank_labels = labels.clone()
 
@@ -99,25 +106,28 @@ class SimMatch(Algorithm):
         assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
         cfg = self.config
         num_labeled = batch.labeled.shape[0]
-        features = model.features(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
+        teacher = self.ema_model if self.ema_model is not None else model
+        with torch.no_grad(), train_mode_without_stat_updates(teacher):
+            teacher_features = teacher.features(torch.cat([batch.labeled, batch.unlabeled_weak]))
+            teacher_logits_w = teacher.head(teacher_features[num_labeled:]).float()
+            teacher_embeddings = teacher.project(teacher_features).float()
+        features = model.features(torch.cat([batch.labeled, batch.unlabeled_strong]))
         logits = model.head(features)
-        embeddings = model.project(features).float()
-        logits_x = logits[:num_labeled]
-        logits_w, logits_s = logits[num_labeled:].chunk(2)
-        embed_w, embed_s = embeddings[num_labeled:].chunk(2)
+        logits_x, logits_s = logits[:num_labeled], logits[num_labeled:]
+        embed_s = model.project(features[num_labeled:]).float()
         loss_x = F.cross_entropy(logits_x, batch.labels)
 
         bank = self.bank.clone()
         with torch.no_grad():
-            probs_w = self._align(logits_w.detach().float().softmax(dim=1))
-            similarity_w = (embed_w.detach() @ bank.T / cfg.temperature).softmax(dim=1)
+            probs_w = self._align(teacher_logits_w.softmax(dim=1))
+            similarity_w = (teacher_embeddings[num_labeled:] @ bank.T / cfg.temperature).softmax(dim=1)
             instance_target, pseudo = unfold_and_aggregate(probs_w, similarity_w, self.bank_labels, cfg.smoothing_alpha)
             mask = (pseudo.max(dim=1).values >= cfg.threshold).float()
         log_similarity_s = F.log_softmax(embed_s @ bank.T / cfg.temperature, dim=1)
         loss_in = -(instance_target * log_similarity_s).sum(dim=1).mean()
         loss_u = masked_pseudo_label_loss(logits_s, pseudo, mask)
         loss = loss_x + cfg.lambda_u * loss_u + cfg.lambda_in * loss_in
-        self._update_bank(embeddings[:num_labeled].detach(), batch.labeled_index)
+        self._update_bank(teacher_embeddings[:num_labeled], batch.labeled_index)
         return {
             "loss": loss,
             "loss_x": loss_x.detach(),
