@@ -84,6 +84,9 @@ class TrainConfig:
     uda_tsa: str = "exp"
     remixmatch_rotation_weight: float = 0.5  # ReMixMatch: λ_r of the rotation-prediction loss; 0 = off
     noisy_student_reinit: bool = True  # Noisy Student: a freshly initialised student every teacher round
+    # MixMatch: steps of λu's linear ramp-up, in the paper's absolute length (16k steps = 1024k images
+    # at batch 64); the shared 300-step rampup_steps raised λu to 100 within one short round and hurt
+    mixmatch_rampup_steps: int = 16_384
 
     def __post_init__(self) -> None:
         self.validate()

@@ -26,7 +26,10 @@ class MixMatch(Algorithm):
     every unlabeled view (its guess) are MixUp'ed with a shuffle of their union, λ ~ Beta(α, α) with
     ``mixup_alpha`` (α = 0.75) and λ' = max(λ, 1 − λ). Loss: cross-entropy on the mixed labeled part
     plus λu · L2 on the mixed unlabeled part (mean over classes, i.e. scaled by 1/K classes), with
-    λu = 100 · ``lambda_u`` ramped up linearly over ``rampup_steps``. The mixed batch goes through
+    λu = 100 · ``lambda_u`` ramped up linearly over ``mixmatch_rampup_steps`` (16,384, the paper's
+    16k steps: the ramp is absolute, so a short round trains with a small λu; ramped over the shared
+    300-step ``rampup_steps`` instead, λu reached 100 within the first round and the unlabeled loss
+    cost 11 points, see benchmarks/RESULTS.md "Every algorithm"). The mixed batch goes through
     the network in one forward, so BatchNorm sees labeled and unlabeled together (no interleaving
     needed). λ and the shuffle come from the algorithm's own seeded generator, kept in checkpoints.
     """
@@ -35,6 +38,8 @@ class MixMatch(Algorithm):
 
     def __init__(self, config: TrainConfig) -> None:
         super().__init__(config)
+        if config.mixmatch_rampup_steps < 0:
+            raise ValueError("invalid TrainConfig: mixmatch_rampup_steps must be >= 0")
         self.extra_unlabeled_views = ("weak",) * (config.num_augmentations - 1)
         self.rng = np.random.default_rng(config.seed + 7919)
 
@@ -54,7 +59,7 @@ class MixMatch(Algorithm):
         num_labeled = batch.labeled.shape[0]
         loss_x = soft_cross_entropy(logits[:num_labeled], mixed_targets[:num_labeled])
         loss_u = softmax_mse(logits[num_labeled:], mixed_targets[num_labeled:]).mean()
-        weight = cfg.lambda_u * UNLABELED_WEIGHT * linear_rampup(batch.step, cfg.rampup_steps)
+        weight = cfg.lambda_u * UNLABELED_WEIGHT * linear_rampup(batch.step, cfg.mixmatch_rampup_steps)
         return {
             "loss": loss_x + weight * loss_u,
             "loss_x": loss_x.detach(),
