@@ -26,7 +26,11 @@ class UDA(Algorithm):
     whose predicted probability of its own class already exceeds η_t leaves the labeled loss, which
     averages over the images kept (as the authors' code). η_t rises from 1/K to 1 over
     ``schedule_steps``; the default "exp" schedule is the paper's choice for few labels. After the
-    horizon η ≈ 1 (log: 0.994) and nearly every labeled image counts again (the product keeps training past it).
+    horizon η ≈ 1 (log: 0.994) and nearly every labeled image counts again (the product keeps
+    training past it).
+    TSA slows the labeled loss on purpose: with a horizon as short as the run (300 steps, 4 labels per
+    class on Fashion-MNIST) exp-TSA kept 32 % of the labeled images, the weak view never reached
+    τ = 0.95 and UDA fell below supervised (55.3 % vs 59.2 %; 62.0 % with ``uda_tsa="none"``).
     """
 
     def __init__(self, config: TrainConfig) -> None:
