@@ -96,12 +96,12 @@ def test_noisy_student_restarts_the_student_from_a_fresh_network_each_teacher_ro
     noisy.fit(LABELED, LABELS, images(10, 1), steps=0)  # the next round: teacher = EMA, fresh student
     teacher = list(noisy.algorithm.teacher.parameters())
     student = list(noisy.model.parameters())
-    assert not any(torch.equal(s, t) for s, t in zip(student, trained) if s.ndim > 1)
-    assert not any(torch.equal(s, t) for s, t in zip(student, teacher) if s.ndim > 1)
-    assert all(torch.equal(s, e) for s, e in zip(student, noisy.ema_model.parameters()))  # the EMA restarts too
+    assert not any(torch.equal(s, t) for s, t in zip(student, trained, strict=True) if s.ndim > 1)
+    assert not any(torch.equal(s, t) for s, t in zip(student, teacher, strict=True) if s.ndim > 1)
+    assert all(torch.equal(s, e) for s, e in zip(student, noisy.ema_model.parameters(), strict=True))  # the EMA restarts too
 
     kept = trainer("noisystudent", teacher_refresh_steps=0, noisy_student_reinit=False)
     kept.fit(LABELED, LABELS, images(10, 1), steps=3)
     trained = [p.clone() for p in kept.model.parameters()]
     kept.fit(LABELED, LABELS, images(10, 1), steps=0)
-    assert all(torch.equal(s, t) for s, t in zip(kept.model.parameters(), trained))
+    assert all(torch.equal(s, t) for s, t in zip(kept.model.parameters(), trained, strict=True))
