@@ -9,7 +9,8 @@ FixMatch's own learning test (with its λu = 0 control) is tests/sslengine/test_
 A method that cannot win at this budget is skipped with the measured numbers (benchmarks/RESULTS.md,
 "Every algorithm", has them). Accuracy on the CPU is reproducible for a seed on one machine; another
 CPU's kernels may move a result by a few images, and the thinnest wins are 5-12 images. Marked slow:
-the runs took about 8 CPU-minutes together here (each method's CPU seconds are in RESULTS.md).
+the file took 8 min 33 s on this 2-core CPU at load 1-3 (12 passed, 1 skipped; per-method CPU
+seconds in RESULTS.md).
 """
 
 from __future__ import annotations
