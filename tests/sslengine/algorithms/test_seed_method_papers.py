@@ -58,9 +58,15 @@ def test_uda_tsa_holds_back_labeled_images_the_model_already_fits_early_on():
     assert kept_early < 0.5
 
 
-def test_uda_rejects_an_unknown_tsa_schedule():
-    with pytest.raises(ValueError, match="tsa must be one of"):
+def test_the_new_paper_options_are_checked_by_their_algorithms_options():
+    with pytest.raises(ValueError, match="invalid UDAOptions: tsa must be one of"):
         trainer("uda", tsa="cosine")
+    with pytest.raises(ValueError, match="invalid ReMixMatchOptions: rotation_weight must be >= 0"):
+        trainer("remixmatch", rotation_weight=-0.5)
+    with pytest.raises(ValueError, match="invalid MixMatchOptions: rampup_steps must be >= 0"):
+        trainer("mixmatch", rampup_steps=-1)
+    with pytest.raises(ValueError, match=r"unknown UDAOptions fields: \['uda_tsa'\]"):
+        trainer("uda", uda_tsa="none")  # the flat name of the h16learn branch is not an option
 
 
 def test_remixmatch_trains_a_rotation_head_with_the_network_and_can_switch_it_off():
