@@ -93,12 +93,14 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             model = build_network(config.backbone, spec, config.num_classes, proj_dim)
+            algorithm_modules = self.algorithm.build_modules(model)
         self.model: Network = model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
+        trainable = nn.ModuleList([self.model] if algorithm_modules is None else [self.model, algorithm_modules.to(self.device)])
         self.ema_model: Network = copy.deepcopy(self.model).eval()
         self.ema_model.requires_grad_(False)
         self.algorithm.ema_model = self.ema_model
         self.optimizer = torch.optim.SGD(
-            _param_groups(self.model, config.weight_decay),
+            _param_groups(trainable, config.weight_decay),
             lr=config.lr,
             momentum=config.momentum,
             nesterov=True,
@@ -324,12 +326,20 @@ class Trainer:
         optimizer, step and RNG are restored, but the algorithm's state (memory banks, per-image
         tables keyed by row, running means) starts fresh, because its rows cannot be matched to
         image ids. A trainer passed as ``algorithm`` always receives its saved state.
+
+        An optimizer state whose parameters do not match this trainer's (a checkpoint written before
+        the algorithm gained trainable modules, such as ReMixMatch's rotation head) is not restored:
+        the optimizer starts fresh (momentum buffers only; the schedule follows ``global_step``),
+        with a logged warning.
         """
         config = checkpoint_config(state, source)
         trainer = cls(config, device, algorithm)
         trainer.model.load_state_dict(state["model"])
         trainer.ema_model.load_state_dict(state["ema_model"])
-        trainer.optimizer.load_state_dict(state["optimizer"])
+        try:
+            trainer.optimizer.load_state_dict(state["optimizer"])
+        except ValueError as error:  # other parameters: the algorithm's trainable modules changed since
+            logger.warning("%s: optimizer state does not fit this trainer's parameters (%s); it starts fresh", source, error)
         if state["format"] == CHECKPOINT_FORMAT or algorithm is not None:
             trainer.algorithm.load_state_dict(state["algorithm"])
         else:

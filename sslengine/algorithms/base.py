@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from ..backbones import Network
 from ..config import TrainConfig
@@ -97,6 +98,15 @@ class Algorithm:
     def projection_dim(self) -> int:
         """Size of the projection head the network needs (``Network.project``); 0: none."""
         return 0
+
+    def build_modules(self, model: Network) -> nn.Module | None:
+        """Trainable modules the method adds beside the network (ReMixMatch's rotation head), or None.
+
+        Called once by the trainer, right after it built ``model`` (same seeded RNG); the trainer
+        optimises their parameters with the network's. The algorithm keeps them and stores their
+        weights in its :meth:`state_dict`.
+        """
+        return None
 
     def prepare(self, model: Network, labeled_images: torch.Tensor, labels: torch.Tensor, labeled_ids: torch.Tensor) -> None:
         """Called at the start of every ``fit`` with that call's labeled set (uint8, on device) and

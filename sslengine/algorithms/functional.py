@@ -85,6 +85,24 @@ def linear_rampup(step: int, length: int) -> float:
     return min(max(step, 0) / length, 1.0)
 
 
+TSA_SCHEDULES = ("exp", "linear", "log", "none")
+
+
+def tsa_threshold(schedule: str, step: int, horizon: int, num_classes: int) -> float:
+    """UDA's training-signal-annealing threshold η_t = α_t (1 − 1/K) + 1/K (Xie et al. 2020, sec. 3.2).
+
+    With t = step / horizon clipped to [0, 1]: log α_t = 1 − exp(−5t), linear α_t = t,
+    exp α_t = exp(5 (t − 1)); "none" gives η = 1 (no labeled example is ever held back).
+    """
+    if schedule not in TSA_SCHEDULES:
+        raise ValueError(f"unknown TSA schedule {schedule!r}; known: {TSA_SCHEDULES}")
+    if schedule == "none":
+        return 1.0
+    t = min(max(step, 0), horizon) / max(horizon, 1)
+    alpha = {"log": 1.0 - math.exp(-5.0 * t), "linear": t, "exp": math.exp(5.0 * (t - 1.0))}[schedule]
+    return alpha * (1.0 - 1.0 / num_classes) + 1.0 / num_classes
+
+
 def kl_from_logits(target_logits: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """Mean over samples of KL(softmax(target_logits) || softmax(logits))."""
     target_log_probs = F.log_softmax(target_logits, dim=1)

@@ -25,9 +25,10 @@ class MixMatchOptions(AlgorithmOptions):
     sharpen_temperature: float = 0.5  # T of the label-guess sharpening
     mixup_alpha: float = 0.75  # MixUp's Beta(α, α); λ' = max(λ, 1 − λ)
     num_augmentations: int = 2  # K: weak views averaged by the label guess
-    # Linear ramp-up of the unlabeled loss weight over this many steps; short on purpose: the
-    # product's rounds are short (the paper ramps over 16k steps)
-    rampup_steps: int = 300
+    # Steps of λu's linear ramp-up, in the paper's absolute length (16k steps = 1024k images at
+    # batch 64); the 300 steps shared with the other consistency methods raised λu to 100 within one
+    # short round and hurt (benchmarks/RESULTS.md, "Every algorithm")
+    rampup_steps: int = 16_384
 
     legacy_names = {name: name for name in ("sharpen_temperature", "mixup_alpha", "num_augmentations", "rampup_steps")}
 
@@ -49,7 +50,10 @@ class MixMatch(Algorithm):
     every unlabeled view (its guess) are MixUp'ed with a shuffle of their union, λ ~ Beta(α, α) with
     ``mixup_alpha`` (α = 0.75) and λ' = max(λ, 1 − λ). Loss: cross-entropy on the mixed labeled part
     plus λu · L2 on the mixed unlabeled part (mean over classes, i.e. scaled by 1/K classes), with
-    λu = 100 · ``lambda_u`` ramped up linearly over ``rampup_steps``. The mixed batch goes through
+    λu = 100 · ``lambda_u`` ramped up linearly over ``rampup_steps`` (16,384, the paper's
+    16k steps: the ramp is absolute, so a short round trains with a small λu; ramped over the 300 steps
+    the other consistency methods share instead, λu reached 100 within the first round and the unlabeled loss
+    cost 11 points, see benchmarks/RESULTS.md "Every algorithm"). The mixed batch goes through
     the network in one forward, so BatchNorm sees labeled and unlabeled together (no interleaving
     needed). λ and the shuffle come from the algorithm's own seeded generator, kept in checkpoints.
     """

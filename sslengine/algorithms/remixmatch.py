@@ -3,12 +3,14 @@ Augmentation Anchoring", ICLR 2020."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..backbones import Network
 from ..config import TrainConfig
@@ -16,8 +18,11 @@ from .base import Algorithm, AlgorithmOptions, Batch, rampup_problems
 from .functional import distribution_alignment, linear_rampup, mixup, mixup_lambda, sharpen, soft_cross_entropy
 from .registry import register_algorithm
 
+logger = logging.getLogger(__name__)
+
 UNLABELED_WEIGHT = 1.5  # λ_U of the paper (times config.lambda_u)
 PRE_MIXUP_WEIGHT = 0.5  # λ_Û1: the unmixed strong view trained on the guess
+ROTATIONS = 4  # quarter turns predicted by the rotation head
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class ReMixMatchOptions(AlgorithmOptions):
     # product's rounds are short (the paper ramps over 16k steps)
     rampup_steps: int = 300
     da_len: int = 32  # distribution alignment: batches in the running mean of predictions
+    rotation_weight: float = 0.5  # λ_r of the rotation-prediction loss (sec. 3.3); 0 = off
 
     legacy_names = {name: name for name in ("sharpen_temperature", "mixup_alpha", "num_augmentations", "rampup_steps", "da_len")}
 
@@ -40,6 +46,7 @@ class ReMixMatchOptions(AlgorithmOptions):
             (self.mixup_alpha > 0.0, "mixup_alpha must be > 0"),
             (self.num_augmentations >= 1, "num_augmentations must be >= 1"),
             (self.da_len >= 1, "da_len must be >= 1"),
+            (self.rotation_weight >= 0.0, "rotation_weight must be >= 0"),
         ]
         return [message for ok, message in checks if not ok] + rampup_problems(self.rampup_steps)
 
@@ -54,8 +61,15 @@ class ReMixMatch(Algorithm):
     Augmentation anchoring: ``num_augmentations`` strong views (K = 2 here, 8 in the paper) are
     trained on that weak-view target, MixUp'ed (λ' = max(λ, 1 − λ)) with the labeled batch and the
     weak view; the first strong view also unmixed (the pre-MixUp loss). Losses are cross-entropies
-    with weights 1, 1.5 and 0.5 (times ``lambda_u``, ramped up over ``rampup_steps``). The rotation
-    self-supervision loss of the paper is left out.
+    with weights 1, 1.5 and 0.5 (times ``lambda_u``, ramped up over ``rampup_steps``).
+
+    Self-supervised rotation (the paper's sec. 3.3): the first strong view is rotated by 0, 90, 180
+    or 270 degrees (one drawn per image by the algorithm's generator) and a linear rotation head on
+    the backbone's embedding (:meth:`build_modules`, trained with the network) predicts which;
+    cross-entropy with weight ``rotation_weight`` (λ_r = 0.5, not ramped, as the
+    authors' code; 0 switches it off and skips the rotated forward). The head's weights are part of
+    :meth:`state_dict`; a checkpoint saved before the head existed resumes with a fresh head (and, in
+    :meth:`~sslengine.trainer.Trainer.from_state`, a fresh optimizer), with logged warnings.
     """
 
     options_type = ReMixMatchOptions
@@ -69,6 +83,22 @@ class ReMixMatch(Algorithm):
         self.class_means = torch.full((self.options.da_len, k), 1.0 / k)
         self.class_means_next = 0
         self.labeled_marginal = torch.full((k,), 1.0 / k)
+        self.rotation_head: nn.Linear | None = None
+
+    def build_modules(self, model: Network) -> nn.Module | None:
+        if self.options.rotation_weight == 0.0:
+            return None
+        self.rotation_head = nn.Linear(model.feature_dim, ROTATIONS)
+        return self.rotation_head
+
+    def _rotated(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each image turned by a random number of quarter turns, and that number (the target)."""
+        turns = torch.from_numpy(self.rng.integers(0, ROTATIONS, images.shape[0])).to(images.device)
+        rotated = torch.empty_like(images)
+        for quarter in range(ROTATIONS):
+            chosen = turns == quarter
+            rotated[chosen] = torch.rot90(images[chosen], quarter, dims=(2, 3))
+        return rotated.contiguous(memory_format=torch.channels_last), turns
 
     def to(self, device: torch.device) -> ReMixMatch:
         self.class_means = self.class_means.to(device)
@@ -98,25 +128,44 @@ class ReMixMatch(Algorithm):
         lam = mixup_lambda(self.options.mixup_alpha, self.rng.beta)
         permutation = torch.from_numpy(self.rng.permutation(inputs.shape[0])).to(inputs.device)
         mixed_inputs, mixed_targets = mixup(inputs, targets, lam, permutation)
-        logits = model(torch.cat([mixed_inputs, batch.unlabeled_strong])).float()
+        parts = [mixed_inputs, batch.unlabeled_strong]
+        if self.rotation_head is not None:
+            rotated, turns = self._rotated(batch.unlabeled_strong)
+            parts.append(rotated)
+        features = model.features(torch.cat(parts))
+        num_classified = inputs.shape[0] + batch.unlabeled_strong.shape[0]
+        logits = model.head(features[:num_classified]).float()
         logits_mixed, logits_anchor = logits[: inputs.shape[0]], logits[inputs.shape[0] :]
         loss_x = soft_cross_entropy(logits_mixed[:num_labeled], mixed_targets[:num_labeled])
         loss_u = soft_cross_entropy(logits_mixed[num_labeled:], mixed_targets[num_labeled:])
         loss_pre = soft_cross_entropy(logits_anchor, guess)
         ramp = cfg.lambda_u * linear_rampup(batch.step, self.options.rampup_steps)
         loss = loss_x + ramp * (UNLABELED_WEIGHT * loss_u + PRE_MIXUP_WEIGHT * loss_pre)
-        return {
-            "loss": loss,
+        scalars = {
             "loss_x": loss_x.detach(),
             "loss_u": loss_u.detach(),
             "loss_pre_mixup": loss_pre.detach(),
             "mixup_lambda": torch.tensor(lam, device=logits.device),
         }
+        if self.rotation_head is not None:
+            loss_rot = F.cross_entropy(self.rotation_head(features[num_classified:]).float(), turns)
+            loss = loss + self.options.rotation_weight * loss_rot
+            scalars["loss_rotation"] = loss_rot.detach()
+        return {"loss": loss, **scalars}
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state, "class_means": self.class_means, "class_means_next": self.class_means_next}
+        state = {"rng": self.rng.bit_generator.state, "class_means": self.class_means, "class_means_next": self.class_means_next}
+        if self.rotation_head is not None:
+            state.update({f"rotation_head.{name}": tensor for name, tensor in self.rotation_head.state_dict().items()})
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state["rng"]
+        prefix = "rotation_head."
+        head_state = {name[len(prefix) :]: tensor for name, tensor in state.items() if name.startswith(prefix)}
+        if self.rotation_head is not None and head_state:
+            self.rotation_head.load_state_dict(head_state)
+        elif self.rotation_head is not None:  # saved before ReMixMatch had a rotation head
+            logger.warning("ReMixMatch: the checkpoint has no rotation head; the head starts fresh")
         self.class_means = state["class_means"].to(self.class_means.device)
         self.class_means_next = int(state["class_means_next"])

@@ -13,7 +13,7 @@ from ..backbones import Network
 from ..config import TrainConfig
 from .base import Algorithm, AlgorithmOptions, Batch
 from .fixmatch import masked_pseudo_label_loss
-from .functional import align_rows, distribution_alignment
+from .functional import align_rows, distribution_alignment, train_mode_without_stat_updates
 from .registry import register_algorithm
 
 EMBED_CHUNK = 1024
@@ -79,10 +79,17 @@ class SimMatch(Algorithm):
     ``lambda_in``) trains the strong embedding. The bank is updated with the labeled batch's
     embeddings (momentum ``bank_momentum``).
 
+    As in the paper (and the authors' code), the teacher is the EMA of the student's weights (the
+    trainer's ``ema_model``): it alone embeds the labeled batch for the bank and predicts and embeds
+    the weak view (targets p^w, q^w); the student sees the labeled batch and the strong view only.
+    Like Mean Teacher here, the teacher normalises with its batch's own statistics (train mode,
+    running statistics untouched) rather than the EMA's running statistics.
+
     The bank has one row per image of the current labeled set, keyed by image id (``bank_ids``).
     The product's labeled set changes between rounds, so :meth:`prepare` lays the bank out in the
     fit's labeled order: an image still labeled with the same class keeps its entry, a newly labeled
-    (or relabeled) image gets the network's current embedding, an image no longer labeled drops out.
+    (or relabeled) image gets the teacher's current embedding (eval mode), an image no longer
+    labeled drops out.
     """
 
     options_type = SimMatchOptions
@@ -112,18 +119,18 @@ class SimMatch(Algorithm):
         bank = align_rows(self.bank, self.bank_ids, labeled_ids, 0.0)
         stale = align_rows(self.bank_labels, self.bank_ids, labeled_ids, -1) != labels  # new or relabeled
         if stale.any():
-            bank[stale] = self._embed(model, labeled_images[stale])
+            bank[stale] = self._embed(self.ema_model if self.ema_model is not None else model, labeled_images[stale])
         self.bank, self.bank_labels, self.bank_ids = bank, labels.clone(), labeled_ids.clone()
 
     @staticmethod
-    def _embed(model: Network, images: torch.Tensor) -> torch.Tensor:
-        was_training = model.training
-        model.eval()
+    def _embed(teacher: Network, images: torch.Tensor) -> torch.Tensor:
+        was_training = teacher.training
+        teacher.eval()
         chunks = [
-            model.project(model.features(to_float(images[start : start + EMBED_CHUNK]))).float()
+            teacher.project(teacher.features(to_float(images[start : start + EMBED_CHUNK]))).float()
             for start in range(0, images.shape[0], EMBED_CHUNK)
         ]
-        model.train(was_training)
+        teacher.train(was_training)
         return torch.cat(chunks)
 
     def _align(self, probs: torch.Tensor) -> torch.Tensor:
@@ -137,25 +144,28 @@ class SimMatch(Algorithm):
         assert batch.unlabeled_weak is not None and batch.unlabeled_strong is not None
         cfg = self.config
         num_labeled = batch.labeled.shape[0]
-        features = model.features(torch.cat([batch.labeled, batch.unlabeled_weak, batch.unlabeled_strong]))
+        teacher = self.ema_model if self.ema_model is not None else model
+        with torch.no_grad(), train_mode_without_stat_updates(teacher):
+            teacher_features = teacher.features(torch.cat([batch.labeled, batch.unlabeled_weak]))
+            teacher_logits_w = teacher.head(teacher_features[num_labeled:]).float()
+            teacher_embeddings = teacher.project(teacher_features).float()
+        features = model.features(torch.cat([batch.labeled, batch.unlabeled_strong]))
         logits = model.head(features)
-        embeddings = model.project(features).float()
-        logits_x = logits[:num_labeled]
-        logits_w, logits_s = logits[num_labeled:].chunk(2)
-        embed_w, embed_s = embeddings[num_labeled:].chunk(2)
+        logits_x, logits_s = logits[:num_labeled], logits[num_labeled:]
+        embed_s = model.project(features[num_labeled:]).float()
         loss_x = F.cross_entropy(logits_x, batch.labels)
 
         bank = self.bank.clone()
         with torch.no_grad():
-            probs_w = self._align(logits_w.detach().float().softmax(dim=1))
-            similarity_w = (embed_w.detach() @ bank.T / self.options.temperature).softmax(dim=1)
+            probs_w = self._align(teacher_logits_w.softmax(dim=1))
+            similarity_w = (teacher_embeddings[num_labeled:] @ bank.T / self.options.temperature).softmax(dim=1)
             instance_target, pseudo = unfold_and_aggregate(probs_w, similarity_w, self.bank_labels, self.options.smoothing_alpha)
             mask = (pseudo.max(dim=1).values >= cfg.threshold).float()
         log_similarity_s = F.log_softmax(embed_s @ bank.T / self.options.temperature, dim=1)
         loss_in = -(instance_target * log_similarity_s).sum(dim=1).mean()
         loss_u = masked_pseudo_label_loss(logits_s, pseudo, mask)
         loss = loss_x + cfg.lambda_u * loss_u + self.options.lambda_in * loss_in
-        self._update_bank(embeddings[:num_labeled].detach(), batch.labeled_index)
+        self._update_bank(teacher_embeddings[:num_labeled], batch.labeled_index)
         return {
             "loss": loss,
             "loss_x": loss_x.detach(),

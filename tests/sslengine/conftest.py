@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sslengine import TrainConfig
-from sslengine.datasets import ImageSet, load_npz
+from sslengine import TrainConfig, Trainer
+from sslengine.datasets import ImageSet, load_npz, stratified_subset
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
@@ -42,3 +42,25 @@ def small_config() -> Callable[..., TrainConfig]:
         return TrainConfig(**fields)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def accuracy_after_training(fashion_small, fashion_test_small) -> Callable[..., float]:
+    """Train on ``labels_per_class`` labels of the 2,000-image slice (all 2,000 unlabeled) for exactly
+    ``steps`` steps (batch 16, μ = 3, cosine horizon = ``steps``, seed 0) and return the EMA weights'
+    accuracy on the 1,000 test images; keyword arguments override config fields."""
+
+    def train(algorithm: str, labels_per_class: int, steps: int, **overrides: object) -> float:
+        fields: dict[str, object] = dict(
+            num_classes=10, algorithm=algorithm, in_channels=1, image_size=28,
+            batch_size=16, mu=3, threshold=0.95, schedule_steps=steps, seed=0,
+        )
+        fields.update(overrides)
+        config = TrainConfig(**fields)  # type: ignore[arg-type]
+        labeled = stratified_subset(fashion_small.labels, labels_per_class, seed=0)
+        trainer = Trainer(config, device="cpu")
+        result = trainer.fit(fashion_small.images[labeled], fashion_small.labels[labeled], fashion_small.images, steps=steps)
+        assert result.steps == steps
+        return trainer.evaluate(fashion_test_small.images, fashion_test_small.labels)
+
+    return train
