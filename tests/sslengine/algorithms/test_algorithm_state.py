@@ -9,17 +9,7 @@ import torch
 
 from sslengine import TrainConfig, Trainer, list_algorithms
 from sslengine.algorithms import Batch
-
-SIZE = 8
-
-
-def images(count: int, seed: int = 0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (count, 1, SIZE, SIZE), dtype=torch.uint8, generator=generator)
-
-
-LABELED = images(6)
-LABELS = torch.tensor([0, 1, 2, 0, 1, 2])
+from tests.helpers.tiny_images import LABELED, LABELS, SIZE, images
 
 
 def trainer(algorithm: str, options: dict | None = None, **fields) -> Trainer:
