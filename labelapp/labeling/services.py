@@ -81,18 +81,16 @@ def _lock_image(image_id: int) -> Image | None:
 
 
 def _lock_image_with_annotation(image_id: int) -> Annotation | None:
-    """Lock one image row (as :func:`_lock_image`) and read its current annotation, class and annotator
-    in the same statement; ``None`` when it has no annotation."""
-    locked = (
-        Image.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("annotation__label_class", "annotation__annotator")
-        .filter(pk=image_id)
-        .first()
-    )
-    try:
-        return locked.annotation if locked is not None else None
-    except Annotation.DoesNotExist:
+    """Lock one image row (as :func:`_lock_image`), then read its current annotation, class and annotator;
+    ``None`` when it has no annotation.
+
+    Two statements on purpose: in one ``SELECT … FOR UPDATE OF image`` joined to the annotation, a
+    statement that waited for the lock re-reads the image row but not the joined annotation (PostgreSQL
+    re-checks only the locked rows), so two people correcting the same revision would both see the old
+    one and both save. After the lock, the second read sees the committed label."""
+    if Image.objects.select_for_update(no_key=True).filter(pk=image_id).values_list("pk", flat=True).first() is None:
         return None
+    return Annotation.objects.select_related("label_class", "annotator").filter(image_id=image_id).first()
 
 
 def _lease_expiry() -> datetime:
