@@ -7,6 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+# The longest class name: the column's width, which the services check names against before saving.
+CLASS_NAME_MAX = 100
+
 
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
@@ -71,7 +74,7 @@ class LabelClass(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classes")
     index = models.PositiveSmallIntegerField()
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=CLASS_NAME_MAX)
     hotkey = models.CharField(max_length=1, blank=True)
 
     class Meta:

@@ -14,20 +14,20 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 from django.utils.text import slugify
 
 import sslengine
-from labelapp.projects.models import Invitation, LabelClass, Membership, Project, Role
+from labelapp.lib.users import User
+from labelapp.projects.models import CLASS_NAME_MAX, Invitation, LabelClass, Membership, Project, Role
 from labelapp.projects.selectors import has_role
 
 # Hotkeys handed out in class order when none are given: 1-9 then 0 (Fashion-MNIST's ten classes fit).
 DEFAULT_HOTKEYS = "1234567890"
-CLASS_NAME_MAX = LabelClass._meta.get_field("name").max_length
 # Settings an owner may change after creation (the slug is fixed: it is in every URL).
 SETTINGS_FIELDS = (
     "name", "description", "algorithm", "backbone", "strategy", "threshold", "low_confidence_threshold",
@@ -117,7 +117,7 @@ def default_class_specs(names: Sequence[str]) -> list[ClassSpec]:
 
 @transaction.atomic
 def project_create(
-    *, name: str, classes: Sequence[ClassSpec], owner: AbstractBaseUser | None, slug: str = "", **settings: Any
+    *, name: str, classes: Sequence[ClassSpec], owner: User | None, slug: str = "", **settings: Any
 ) -> Project:
     """Create a project with its classes; ``owner`` (if any) becomes its first owner.
 
@@ -167,11 +167,11 @@ def project_classes_update(*, project: Project, classes: Sequence[ClassSpec]) ->
     """
     _check_class_specs(classes)
     existing = {label_class.pk: label_class for label_class in project.classes.select_for_update()}
-    kept = [spec for spec in classes if spec.pk is not None]
-    strangers = {spec.pk for spec in kept} - existing.keys()
+    kept = [(spec.pk, spec) for spec in classes if spec.pk is not None]
+    strangers = {pk for pk, _ in kept} - existing.keys()
     if strangers:
         raise ValidationError("Some classes do not belong to this project.")
-    removed = [label_class for pk, label_class in existing.items() if pk not in {spec.pk for spec in kept}]
+    removed = [label_class for pk, label_class in existing.items() if pk not in {kept_pk for kept_pk, _ in kept}]
     labeled = [label_class.name for label_class in removed if label_class.annotations.exists()]
     if labeled:
         raise ValidationError(
@@ -180,12 +180,12 @@ def project_classes_update(*, project: Project, classes: Sequence[ClassSpec]) ->
         )
     for label_class in removed:
         label_class.delete()
-    kept.sort(key=lambda spec: existing[spec.pk].index)
+    kept.sort(key=lambda pk_spec: existing[pk_spec[0]].index)
     # Two passes so that swapping names or indices never trips the unique constraints midway.
-    for spec in kept:
-        temporary = {"index": 10_000 + existing[spec.pk].index, "name": f"~renaming~{spec.pk}~"}
-        LabelClass.objects.filter(pk=spec.pk).update(**temporary)
-    ordered = kept + [spec for spec in classes if spec.pk is None]
+    for pk, _ in kept:
+        temporary = {"index": 10_000 + existing[pk].index, "name": f"~renaming~{pk}~"}
+        LabelClass.objects.filter(pk=pk).update(**temporary)
+    ordered = [spec for _, spec in kept] + [spec for spec in classes if spec.pk is None]
     for index, spec in enumerate(ordered):
         values = {"index": index, "name": spec.name.strip(), "hotkey": spec.hotkey.lower()}
         if spec.pk is None:
@@ -231,7 +231,7 @@ def _is_last_owner(membership: Membership) -> bool:
 
 
 @transaction.atomic
-def membership_add(*, project: Project, user: AbstractBaseUser, role: Role) -> Membership:
+def membership_add(*, project: Project, user: User, role: Role) -> Membership:
     """Give ``user`` a role in ``project``; refuses a user who is already a member."""
     _lock_memberships(project)
     if Membership.objects.filter(project=project, user=user).exists():
@@ -278,14 +278,14 @@ class InvitationRefused(Exception):
         self.status = status
 
 
-def _require_owner(user: AbstractBaseUser, project: Project) -> None:
+def _require_owner(user: User, project: Project) -> None:
     if not has_role(user, project, Role.OWNER):
         raise PermissionDenied("Only the project's owners manage invitations.")
 
 
 @transaction.atomic
 def invitation_create(
-    *, project: Project, username: str, role: Role, invited_by: AbstractBaseUser
+    *, project: Project, username: str, role: Role, invited_by: User
 ) -> tuple[Invitation, str]:
     """Make an account for a person who has none yet and an invitation link to ``project`` as ``role``.
 
@@ -297,6 +297,7 @@ def invitation_create(
     users = get_user_model()
     username = username.strip()
     username_field = users._meta.get_field(users.USERNAME_FIELD)
+    assert isinstance(username_field, Field)  # USERNAME_FIELD names a column, never a relation
     username_field.run_validators(username)  # the account's own rules: length and allowed characters
     if not username:
         raise ValidationError("Give the new account a username.")
@@ -340,13 +341,14 @@ def invitation_open(*, token: str) -> Invitation:
 
 
 @transaction.atomic
-def invitation_accept(*, token: str, password: str) -> AbstractBaseUser:
+def invitation_accept(*, token: str, password: str) -> User:
     """Use the link once: the account gets ``password`` (checked by the site's password validators), is
     activated and joins the invitation's project with its role. Returns the account, ready to log in."""
     digest = invitation_digest(token)
     found = Invitation.objects.select_for_update().filter(digest=digest).first()
     invitation = _check_open(found)  # under the row lock: a second tab with the same link is refused
     user = invitation.user
+    assert user is not None  # _check_open refuses a link whose account is gone
     validate_password(password, user)
     user.set_password(password)
     user.is_active = True
@@ -361,7 +363,7 @@ def invitation_accept(*, token: str, password: str) -> AbstractBaseUser:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, revoked_by: AbstractBaseUser) -> None:
+def invitation_revoke(*, invitation: Invitation, revoked_by: User) -> None:
     """Withdraw a pending invitation: its link stops working and the account made for it, never used, is
     deleted (its username is free again). A used invitation cannot be revoked: remove the member instead."""
     _require_owner(revoked_by, invitation.project)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from labelapp.lib.login_throttle import client_ip, login_attempt_count, login_locked
+from labelapp.lib.users import AuthenticatedHttpRequest
 from labelapp.projects import forms, services
 from labelapp.projects.models import Invitation, Membership, Project, Role
 from labelapp.projects.selectors import get_project_for_user, invitations_pending, projects_for_user, role_of
@@ -26,13 +27,13 @@ INVITATION_THROTTLE_NAME = "invitation link"
 
 
 @login_required
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "projects/list.html", {"projects": projects_for_user(request.user)})
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_create(request: HttpRequest) -> HttpResponse:
+def project_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Any logged-in user may create a project and becomes its owner."""
     form = forms.ProjectCreateForm(request.POST or None, initial=model_to_dict(Project(), services.SETTINGS_FIELDS))
     if request.method == "POST" and form.is_valid():
@@ -51,7 +52,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def project_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     role = role_of(request.user, project)
     return render(request, "projects/detail.html", {
@@ -65,7 +66,7 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def project_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
     form = forms.ProjectSettingsForm(request.POST or None, initial=model_to_dict(project, services.SETTINGS_FIELDS))
     if request.method == "POST" and form.is_valid():
@@ -81,7 +82,7 @@ def project_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_classes(request: HttpRequest, slug: str) -> HttpResponse:
+def project_classes(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Rename, re-key, add and delete classes (deleting a class that has labels is refused)."""
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
     initial = [{"pk": c.pk, "name": c.name, "hotkey": c.hotkey} for c in project.classes.all()]
@@ -113,7 +114,7 @@ def _members_page(
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def project_members(request: HttpRequest, slug: str) -> HttpResponse:
+def project_members(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """GET: members with their roles and pending invitations. POST: add a member by username."""
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
     form = forms.MemberAddForm(request.POST or None)
@@ -136,7 +137,7 @@ def project_members(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_create(request: HttpRequest, slug: str) -> HttpResponse:
+def invitation_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """Make an account and its invitation link; the link is in this response only (201), never again."""
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
     invite_form = forms.InviteForm(request.POST)
@@ -156,7 +157,7 @@ def invitation_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_revoke(request: HttpRequest, slug: str, invitation_id: int) -> HttpResponse:
+def invitation_revoke(request: AuthenticatedHttpRequest, slug: str, invitation_id: int) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.OWNER)
     invitation = get_object_or_404(Invitation.objects.select_related("project"), project=project, pk=invitation_id)
     try:
@@ -190,6 +191,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     except services.InvitationRefused as refused:
         login_attempt_count(username=INVITATION_THROTTLE_NAME, source=source)
         return _invitation_refused(request, str(refused), refused.status)
+    assert invitation.user is not None  # invitation_open refuses a link whose account is gone
     form = SetPasswordForm(invitation.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -216,7 +218,7 @@ def _owned_membership(request: HttpRequest, slug: str, membership_id: int) -> Me
 
 @login_required
 @require_POST
-def membership_role(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def membership_role(request: AuthenticatedHttpRequest, slug: str, membership_id: int) -> HttpResponse:
     membership = _owned_membership(request, slug, membership_id)
     form = forms.MemberRoleForm(request.POST)
     try:
@@ -232,7 +234,7 @@ def membership_role(request: HttpRequest, slug: str, membership_id: int) -> Http
 
 @login_required
 @require_POST
-def membership_remove(request: HttpRequest, slug: str, membership_id: int) -> HttpResponse:
+def membership_remove(request: AuthenticatedHttpRequest, slug: str, membership_id: int) -> HttpResponse:
     membership = _owned_membership(request, slug, membership_id)
     try:
         services.membership_remove(membership=membership)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
 
+from labelapp.lib.users import User
 
-def user_option(username: str | None) -> AbstractBaseUser | None:
+
+def user_option(username: str | None) -> User | None:
     """The user named ``username`` (None when no name is given); a CommandError when there is none."""
     if not username:
         return None
