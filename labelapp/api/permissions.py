@@ -3,6 +3,8 @@ and the session authentication whose CSRF check comes before the body is parsed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drf_spectacular.authentication import SessionScheme
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -11,8 +13,15 @@ from rest_framework.request import Request
 from labelapp.projects.models import Project, Role
 from labelapp.projects.selectors import get_project_for_user
 
+# The class the mixin goes with, as its base for the type checker only: at run time ``rest_framework.views``
+# imports this module (DEFAULT_AUTHENTICATION_CLASSES names the class below), so APIView cannot be a base here.
+if TYPE_CHECKING:
+    from rest_framework.views import APIView as _ScopedView
+else:
+    _ScopedView = object
 
-class ProjectScoped:
+
+class ProjectScoped(_ScopedView):
     """Mixin for views under ``api/projects/<slug>/``: ``self.project`` is resolved before any handler runs.
 
     ``get_project_for_user`` raises Http404 for outsiders and for members below the role the request's
@@ -51,4 +60,5 @@ class CsrfFirstSessionAuthentication(SessionAuthentication):
 class CsrfFirstSessionScheme(SessionScheme):
     """The OpenAPI description of :class:`CsrfFirstSessionAuthentication`: DRF's session cookie scheme."""
 
-    target_class = CsrfFirstSessionAuthentication
+    # By import path, as drf-spectacular's own schemes name their classes (the attribute is typed ``str`` there).
+    target_class = "labelapp.api.permissions.CsrfFirstSessionAuthentication"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from labelapp.api.models import ApiToken
+from labelapp.lib.users import User
 
 
 def token_digest(key: str) -> str:
@@ -20,6 +20,6 @@ def api_token_by_key(*, key: str) -> ApiToken | None:
     return ApiToken.objects.select_related("user").filter(digest=token_digest(key)).first()
 
 
-def api_tokens_live(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
+def api_tokens_live(*, user: User) -> QuerySet[ApiToken]:
     """The user's tokens that still work: not expired, made since the last password change."""
     return ApiToken.objects.filter(user=user, expires_at__gt=timezone.now(), password_stamp=user.get_session_auth_hash())

@@ -6,12 +6,12 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from labelapp.api.models import ApiToken
 from labelapp.api.selectors import api_token_by_key, token_digest
+from labelapp.lib.users import User
 
 TOUCH_SECONDS = 60  # last_used is written at most once a minute per token (not on every request)
 
@@ -20,7 +20,7 @@ class TokenRefused(Exception):
     """A key that does not authenticate; the message says why (unknown, expired, password changed)."""
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, name: str = "") -> tuple[ApiToken, str]:
     """A new token for ``user`` expiring after ``API_TOKEN_TTL_DAYS``; returns it and its key (not stored)."""
     key = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
@@ -51,7 +51,7 @@ def api_token_authenticate(*, key: str) -> ApiToken:
     return token
 
 
-def api_token_revoke(*, user: AbstractBaseUser, token_id: int) -> bool:
+def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Delete one of ``user``'s tokens; False when ``user`` has no such token."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     return deleted > 0
