@@ -10,10 +10,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from labelapp.images.services import ImportResult, images_import, images_label
 from labelapp.images.sources import SourceFile, folder_label, import_limits, iter_zip, zip_member_count
+from labelapp.lib.users import User
 from labelapp.projects.models import Project
 from labelapp.projects.services import default_class_specs, project_create
 
@@ -30,7 +29,7 @@ def demo_image_count(zip_path: Path = DEMO_ZIP) -> int:
 
 
 def demo_seed(
-    *, owner: AbstractBaseUser | None, zip_path: Path = DEMO_ZIP, labels_per_class: int = 2,
+    *, owner: User | None, zip_path: Path = DEMO_ZIP, labels_per_class: int = 2,
     on_result: Callable[[ImportResult], None] | None = None,
 ) -> tuple[Project, bool]:
     """Create the demo project and import the demo images, labeling ``labels_per_class`` per class.
@@ -63,7 +62,7 @@ def demo_seed(
 
 
 def _label_first(
-    *, project: Project, owner: AbstractBaseUser | None, folders: list[str | None], results: list[ImportResult],
+    *, project: Project, owner: User | None, folders: list[str | None], results: list[ImportResult],
     per_class: int,
 ) -> None:
     """Give the first ``per_class`` images of each class folder their human label."""

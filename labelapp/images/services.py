@@ -13,7 +13,6 @@ from enum import StrEnum
 from itertools import chain
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -25,6 +24,7 @@ from labelapp.images.models import Image
 from labelapp.images.signals import images_labeled
 from labelapp.images.sources import SourceFile, folder_label, import_limits, iter_upload, request_budget
 from labelapp.lib.images import InvalidImage, check_image
+from labelapp.lib.users import User
 from labelapp.projects.models import LabelClass, Project
 from labelapp.projects.services import label_class_add
 
@@ -46,7 +46,7 @@ def _png(picture: PILImage.Image) -> bytes:
 
 
 def image_add(
-    *, project: Project, name: str, data: bytes, user: AbstractBaseUser | None = None
+    *, project: Project, name: str, data: bytes, user: User | None = None
 ) -> tuple[Image, bool]:
     """Add one image; returns ``(image, created)``. A duplicate (same bytes in this project) is not stored again.
 
@@ -173,7 +173,7 @@ def images_import(
     *,
     project: Project,
     files: Iterable[SourceFile],
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     labels_from_folders: bool = False,
     may_create_classes: bool = True,
     on_result: Callable[[ImportResult], None] | None = None,
@@ -206,7 +206,7 @@ def images_import(
 
 
 def _import_one(
-    *, project: Project, source: SourceFile, user: AbstractBaseUser | None, folder_classes: _FolderClasses | None
+    *, project: Project, source: SourceFile, user: User | None, folder_classes: _FolderClasses | None
 ) -> tuple[ImportResult, LabelClass | None]:
     """One file added (or refused), and the class its folder names when it is to be labeled."""
     name = display_name(source.name)
@@ -233,7 +233,7 @@ def _import_one(
     return ImportResult(name, ImportStatus.ADDED, image_id=image.pk, label=label_class.name), label_class
 
 
-def images_label(*, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None) -> None:
+def images_label(*, project: Project, labels: list[tuple[int, int]], user: User | None) -> None:
     """Hand the labels an import found for its new images, ``(image id, label class id)``, to the app that
     saves labels (the ``images_labeled`` receiver: human labels with their history; a label given since
     is kept, imports never overwrite one)."""
@@ -247,7 +247,7 @@ def uploads_import(
     *,
     project: Project,
     uploads: Iterable[UploadedFile],
-    user: AbstractBaseUser | None,
+    user: User | None,
     labels_from_folders: bool = False,
     may_create_classes: bool = False,
 ) -> ImportReport:

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
 
@@ -106,7 +106,7 @@ def _zip_entries(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     ]
 
 
-def zip_member_count(fileobj: BinaryIO) -> int:
+def zip_member_count(fileobj: IO[bytes]) -> int:
     """How many files :func:`iter_zip` would yield (for progress bars); 0 when it is not a zip."""
     try:
         with zipfile.ZipFile(fileobj) as archive:
@@ -132,7 +132,7 @@ def _check_no_overlap(archive: zipfile.ZipFile) -> None:
             )
 
 
-def iter_zip(fileobj: BinaryIO, *, limits: ImportLimits, budget: InflateBudget | None = None) -> Iterator[SourceFile]:
+def iter_zip(fileobj: IO[bytes], *, limits: ImportLimits, budget: InflateBudget | None = None) -> Iterator[SourceFile]:
     """Stream a zip's files one at a time, in memory, skipping directories and symlinks.
 
     A zip with overlapping entries is refused whole. Each member is read through a bounded ``read``
@@ -228,7 +228,7 @@ def iter_path(path: Path, *, limits: ImportLimits) -> Iterator[SourceFile]:
 
 
 def iter_upload(
-    fileobj: BinaryIO, *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits, budget: InflateBudget
+    fileobj: IO[bytes], *, name: str, size: int, max_upload_bytes: int, limits: ImportLimits, budget: InflateBudget
 ) -> Iterator[SourceFile]:
     """One file of a browser upload: a zip's members (streamed, a refused archive reported by name), or the
     file itself. ``budget`` is shared by all the files of the request (:func:`request_budget`)."""

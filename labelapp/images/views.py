@@ -4,7 +4,7 @@ browser of :mod:`labelapp.labeling.browser_views`, which reads labels and predic
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -12,6 +12,7 @@ from labelapp.images import services
 from labelapp.images.models import Image
 from labelapp.lib.files import member_file_response
 from labelapp.lib.images import CONTENT_TYPES
+from labelapp.lib.users import AuthenticatedHttpRequest
 from labelapp.projects.models import Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 
@@ -21,7 +22,7 @@ UPLOAD_ROLE = Role.REVIEWER
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
+def image_upload(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     """GET: the upload page. POST (multipart ``files``, from upload.js): JSON with per-file results."""
     project = get_project_for_user(request.user, slug, minimum=UPLOAD_ROLE)
     if request.method == "GET":
@@ -39,7 +40,7 @@ def image_upload(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def image_file(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
+def image_file(request: AuthenticatedHttpRequest, slug: str, image_id: int) -> FileResponse:
     """The original, to project members only, with the content type of the format found by content."""
     project = get_project_for_user(request.user, slug)
     image = get_object_or_404(Image, project=project, pk=image_id)
@@ -48,7 +49,7 @@ def image_file(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
 
 @login_required
 @require_GET
-def image_thumbnail(request: HttpRequest, slug: str, image_id: int) -> FileResponse:
+def image_thumbnail(request: AuthenticatedHttpRequest, slug: str, image_id: int) -> FileResponse:
     """The PNG thumbnail, to project members only."""
     project = get_project_for_user(request.user, slug)
     image = get_object_or_404(Image, project=project, pk=image_id)
