@@ -219,7 +219,8 @@ def cohen_kappa(table: Counter) -> float | None:
     ``None`` when p_e = 1 (κ is undefined: both raters used one and the same class throughout)."""
     n = sum(table.values())
     observed = sum(count for (a, b), count in table.items() if a == b) / n
-    first, second = Counter(), Counter()
+    first: Counter[int] = Counter()  # class id: how often rater A gave it
+    second: Counter[int] = Counter()
     for (a, b), count in table.items():
         first[a] += count
         second[b] += count
@@ -257,14 +258,14 @@ def annotator_report(project: Project, *, idle_seconds: int = IDLE_SECONDS, only
         for user_id in people_ids
     ]
     people.sort(key=lambda p: (-p.labels, p.username))
-    pairs = [
-        PairStats(
-            *sorted((names.get(first, "?"), names.get(second, "?"))), shared=sum(table.values()),
-            agreed=sum(c for (a, b), c in table.items() if a == b), kappa=cohen_kappa(table),
-        )
-        for (first, second), table in tables.items()
-        if only_user_id is None or only_user_id in (first, second)
-    ]
+    pairs = []
+    for (first, second), table in tables.items():
+        if only_user_id is None or only_user_id in (first, second):
+            name_a, name_b = sorted((names.get(first, "?"), names.get(second, "?")))
+            pairs.append(PairStats(
+                name_a, name_b, shared=sum(table.values()),
+                agreed=sum(c for (a, b), c in table.items() if a == b), kappa=cohen_kappa(table),
+            ))
     pairs.sort(key=lambda p: (-p.shared, p.first, p.second))
     return AnnotatorReport(
         people=people, pairs=pairs, idle_seconds=idle_seconds, threshold=project.threshold,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
 
 from labelapp.images.models import Image
 from labelapp.labeling.services import AnnotationConflict, annotation_submit
+from labelapp.lib.users import User
 from labelapp.projects.models import LabelClass, Project
 
 
@@ -32,7 +32,7 @@ class BulkLabelResult:
 
 
 def annotations_submit_bulk(
-    *, project: Project, user: AbstractBaseUser, label_class: LabelClass, seen: dict[int, int | None]
+    *, project: Project, user: User, label_class: LabelClass, seen: dict[int, int | None]
 ) -> BulkLabelResult:
     """Label every image of ``seen`` (image id → the revision the person saw, ``None`` for unlabeled)
     ``label_class``. Raises :class:`~django.http.Http404` when an id is not an image of ``project``,

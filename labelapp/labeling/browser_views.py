@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -22,6 +22,7 @@ from labelapp.labeling.browser_services import annotations_submit_bulk
 from labelapp.labeling.neighbours import nearest_images
 from labelapp.labeling.views import _bad_page_query, _class, json_endpoint
 from labelapp.lib.inputs import InvalidInput, validated
+from labelapp.lib.users import AuthenticatedHttpRequest
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 from labelapp.training.models import ModelVersion, Prediction
@@ -71,7 +72,7 @@ def _filters(project: Project, query: dict, raw: dict, indexes: set[int]) -> bro
 
 @login_required
 @require_GET
-def image_browser(request: HttpRequest, slug: str) -> HttpResponse:
+def image_browser(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     classes = presenters.classes(project)
     class_names = {c["index"]: c["name"] for c in classes}
@@ -133,7 +134,7 @@ def _neighbours(
 
 @login_required
 @require_GET
-def image_detail(request: HttpRequest, slug: str, image_id: int) -> HttpResponse:
+def image_detail(request: AuthenticatedHttpRequest, slug: str, image_id: int) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     version = selectors.current_version(project)
     image = browser.browser_image(project, version=version, image_id=image_id)
@@ -164,7 +165,7 @@ def image_detail(request: HttpRequest, slug: str, image_id: int) -> HttpResponse
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def images_label(request: HttpRequest, project: Project, body: dict) -> dict:
+def images_label(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     """"Label all these as …": ``{"class_index", "images": [{"image", "expected_revision"}]}``."""
     given = validated(browser_inputs.BulkLabelSerializer, body)
     seen = {item["image"]: item.get("expected_revision") for item in given["images"]}

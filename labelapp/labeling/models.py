@@ -4,12 +4,16 @@ review decisions, and the label queue's leases, skips and precomputed order."""
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 
 from labelapp.images.models import Image
 from labelapp.projects.models import LabelClass, Project
+
+if TYPE_CHECKING:
+    from labelapp.labeling.selectors import Guess
 
 
 class Source(models.TextChoices):
@@ -114,6 +118,9 @@ class ImageLease(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     token = models.UUIDField(default=uuid.uuid4)
     expires_at = models.DateTimeField()
+    # Not a column, and set only on the lease ``services.lease_next`` returns: the model's guess for the image,
+    # read while locking it (``presenters.leased_image`` tests for it with ``hasattr``).
+    guess: Guess | None
 
     class Meta:
         indexes = [models.Index(fields=["project", "user", "expires_at"])]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.urls import reverse
 
 from labelapp.labeling import selectors
 from labelapp.labeling.models import Annotation, ImageLease
+from labelapp.lib.users import User
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import has_role
 from labelapp.training.models import Prediction
@@ -83,7 +83,7 @@ def page_config(project: Project, **extra: object) -> dict:
     }
 
 
-def label_page_context(project: Project, user: AbstractBaseUser, queue: str) -> dict:
+def label_page_context(project: Project, user: User, queue: str) -> dict:
     return {
         "project": project,
         "queue": queue,

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.expressions import Combinable, NegatedExpression
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from labelapp.labeling.models import (
     Source,
 )
 from labelapp.lib.inputs import MAX_ID
+from labelapp.lib.users import User
 from labelapp.projects.models import Project
 from labelapp.training.models import ModelVersion, Prediction
 
@@ -51,17 +52,18 @@ def version_number(project: Project) -> int:
     return version.number if version else 0
 
 
-def unannotated(image_ref: str = "pk") -> Q:
-    """Rows whose image (``image_ref``, an outer reference) has no current annotation."""
+def unannotated(image_ref: str = "pk") -> NegatedExpression[Combinable]:
+    """Rows whose image (``image_ref``, an outer reference) has no current annotation: a ``NOT EXISTS`` condition
+    (``&`` with another condition makes a ``Q``)."""
     return ~Exists(Annotation.objects.filter(image_id=OuterRef(image_ref)))
 
 
-def available_to(user: AbstractBaseUser, *, now: datetime, image_ref: str = "pk") -> Q:
+def available_to(user: User, *, now: datetime, image_ref: str = "pk") -> Q:
     """Rows whose image is unlabeled, not leased by someone else and not skipped by ``user``."""
-    return (
-        unannotated(image_ref)
-        & ~Exists(ImageLease.objects.filter(image_id=OuterRef(image_ref), expires_at__gt=now).exclude(user=user))
-        & ~Exists(ImageSkip.objects.filter(image_id=OuterRef(image_ref), user=user))
+    return Q(
+        unannotated(image_ref),
+        ~Exists(ImageLease.objects.filter(image_id=OuterRef(image_ref), expires_at__gt=now).exclude(user=user)),
+        ~Exists(ImageSkip.objects.filter(image_id=OuterRef(image_ref), user=user)),
     )
 
 
@@ -93,9 +95,11 @@ def queue_order_for(project: Project) -> QueueOrder | None:
         pk, version_number, last_image_id, size = cached
         return QueueOrder(pk=pk, project=project, version_number=version_number, strategy=project.strategy,
                           last_image_id=last_image_id, size=size)
-    number = Coalesce(
-        Subquery(ModelVersion.objects.filter(pk=project.current_version_id).values("number")[:1]), Value(0)
-    )
+    number: Combinable = Value(0)  # before the first version
+    if project.current_version_id is not None:
+        number = Coalesce(
+            Subquery(ModelVersion.objects.filter(pk=project.current_version_id).values("number")[:1]), Value(0)
+        )
     order = QueueOrder.objects.filter(project=project, version_number=number, strategy=project.strategy).first()
     if order is not None:
         queue_order_remember(project=project, order=order)
@@ -109,7 +113,7 @@ def queue_order_remember(*, project: Project, order: QueueOrder) -> None:
 
 
 def queue_sources(
-    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, own_leases: bool = True
+    *, project: Project, user: User, queue: str, order: QueueOrder | None, own_leases: bool = True
 ) -> list[QuerySet]:
     """The ordered querysets a queue draws from, first source first; each row is an image
     (:class:`Image`) or names one (``image_id``: see :func:`source_image_field`).
@@ -177,7 +181,7 @@ def source_image_field(source: QuerySet) -> str:
 
 
 def queue_candidate_ids(
-    *, project: Project, user: AbstractBaseUser, queue: str, order: QueueOrder | None, held: list[int], limit: int
+    *, project: Project, user: User, queue: str, order: QueueOrder | None, held: list[int], limit: int
 ) -> list[int]:
     """Up to ``limit`` image ids to offer ``user`` next, best first, leaving out ``held``. A page that
     holds images is mid-session: its other leases are not looked up."""

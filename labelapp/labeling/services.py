@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import torch
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -37,6 +36,7 @@ from labelapp.labeling.models import (
     ReviewDecision,
     Source,
 )
+from labelapp.lib.users import User
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import store
 from labelapp.training.chain import propagation_enqueue_on_commit, round_enqueue_on_commit
@@ -97,7 +97,7 @@ def _lease_expiry() -> datetime:
     return timezone.now() + timedelta(seconds=LEASE_SECONDS)
 
 
-def _lease_write(*, image: Image, user: AbstractBaseUser, lease_id: int | None) -> ImageLease:
+def _lease_write(*, image: Image, user: User, lease_id: int | None) -> ImageLease:
     """Give ``user`` a fresh lease on a locked image: its lease row ``lease_id`` is taken over, or one inserted."""
     lease = ImageLease(image=image, project_id=image.project_id, user=user, expires_at=_lease_expiry())
     fields = {"user": user, "token": lease.token, "expires_at": lease.expires_at}
@@ -158,7 +158,7 @@ def _queue_order_cache_forget(project: Project, orders: list[tuple[int, str]]) -
         transaction.on_commit(lambda: cache.delete_many(keys))
 
 
-def _refresh_statistics(model: type) -> None:
+def _refresh_statistics(model: type[Model]) -> None:
     """Let PostgreSQL's planner see a table that just changed in bulk (so it walks the rank index)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -188,11 +188,11 @@ def _version_predictions(project: Project, version: ModelVersion) -> tuple[torch
     rows = Prediction.objects.filter(version=version).order_by("image_id")
     stored = version_embeddings(version)
     if stored is not None and not rows.exists():  # no label yet: real embeddings, uniform scores
-        ids, embeddings = stored
-        live = np.isin(ids, np.array(Image.objects.filter(project=project).values_list("id", flat=True), dtype=np.int64))
+        stored_ids, embeddings = stored
+        live = np.isin(stored_ids, np.array(Image.objects.filter(project=project).values_list("id", flat=True), dtype=np.int64))
         classes = max(2, 1 + max(project.classes.values_list("index", flat=True), default=1))
         uniform = torch.full((int(live.sum()), classes), 1.0 / classes)
-        return torch.from_numpy(ids[live]), Predictions.from_probs(uniform, torch.from_numpy(embeddings[live]))
+        return torch.from_numpy(stored_ids[live]), Predictions.from_probs(uniform, torch.from_numpy(embeddings[live]))
     if project.strategy in SCORE_STRATEGIES:
         table = torch.tensor(
             list(rows.values_list("image_id", "predicted_index", "confidence", "margin", "entropy")), dtype=torch.float64
@@ -213,9 +213,9 @@ def _version_predictions(project: Project, version: ModelVersion) -> tuple[torch
 
 def _ranked_image_ids(project: Project, version: ModelVersion | None) -> list[int]:
     if version is None:
-        image_ids = list(Image.objects.filter(project=project).order_by("id").values_list("id", flat=True))
-        random.Random(project.pk).shuffle(image_ids)
-        return image_ids
+        shuffled = list(Image.objects.filter(project=project).order_by("id").values_list("id", flat=True))
+        random.Random(project.pk).shuffle(shuffled)
+        return shuffled
     image_ids, predictions = _version_predictions(project, version)
     if not len(image_ids):
         return []
@@ -271,7 +271,7 @@ def _offer_lock(source: QuerySet, *, exclude: list[int], guess_version_id: int |
     return image, selectors.Guess(class_index=row.guess_index, confidence=row.guess_confidence) if found else None
 
 
-def _leases_upsert(*, project: Project, user: AbstractBaseUser, image_ids: list[int]) -> dict[int, tuple[int, uuid.UUID]]:
+def _leases_upsert(*, project: Project, user: User, image_ids: list[int]) -> dict[int, tuple[int, uuid.UUID]]:
     """Lease these images of the project to ``user`` in one statement: each unlabeled one whose lease is
     missing, expired or already ``user``'s gets (or keeps) a lease until ``LEASE_SECONDS`` from now.
 
@@ -283,8 +283,8 @@ def _leases_upsert(*, project: Project, user: AbstractBaseUser, image_ids: list[
     if not image_ids:
         return {}
     now, expires = timezone.now(), _lease_expiry()
-    field = ImageLease._meta.get_field
-    tokens = {image_id: field("token").get_db_prep_value(uuid.uuid4(), connection) for image_id in image_ids}
+    token_field, expiry_field = ImageLease._meta.get_field("token"), ImageLease._meta.get_field("expires_at")
+    tokens = {image_id: token_field.get_db_prep_value(uuid.uuid4(), connection) for image_id in image_ids}
     quote = connection.ops.quote_name
     lease, annotation = quote(ImageLease._meta.db_table), quote(Annotation._meta.db_table)
     marks = ", ".join(["%s"] * len(image_ids))
@@ -304,16 +304,16 @@ def _leases_upsert(*, project: Project, user: AbstractBaseUser, image_ids: list[
         f"RETURNING id, image_id, token"
     )
     params = [user.pk, *[value for pair in tokens.items() for value in pair],
-              field("expires_at").get_db_prep_value(expires, connection), *image_ids, project.pk,
-              field("expires_at").get_db_prep_value(now, connection)]
+              expiry_field.get_db_prep_value(expires, connection), *image_ids, project.pk,
+              expiry_field.get_db_prep_value(now, connection)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {image_id: (lease_id, field("token").to_python(token)) for lease_id, image_id, token in rows}
+    return {image_id: (lease_id, token_field.to_python(token)) for lease_id, image_id, token in rows}
 
 
 def lease_next(
-    *, project: Project, user: AbstractBaseUser, queue: str = selectors.QUEUE_LABEL, held: Iterable[int] = ()
+    *, project: Project, user: User, queue: str = selectors.QUEUE_LABEL, held: Iterable[int] = ()
 ) -> ImageLease | None:
     """Lease the next image of ``queue`` to ``user`` for a short while, or ``None`` when the queue is empty.
 
@@ -354,13 +354,13 @@ def lease_next(
     return None
 
 
-def lease_release(*, user: AbstractBaseUser, image_ids: Iterable[int]) -> None:
+def lease_release(*, user: User, image_ids: Iterable[int]) -> None:
     """Drop ``user``'s leases on these images (a page closing, a re-rank)."""
     ImageLease.objects.filter(user=user, image_id__in=list(image_ids)).delete()
 
 
 def _record(
-    *, annotation: Annotation | None, image: Image, user: AbstractBaseUser, action: str, previous: Annotation | None
+    *, annotation: Annotation | None, image: Image, user: User, action: str, previous: Annotation | None
 ) -> AnnotationEvent:
     return AnnotationEvent.objects.create(
         project_id=image.project_id,
@@ -383,7 +383,7 @@ def annotation_submit(
     project: Project,
     image: Image,
     label_class: LabelClass,
-    user: AbstractBaseUser,
+    user: User,
     expected_revision: int | None,
     lease_token: uuid.UUID | None = None,
 ) -> Annotation:
@@ -436,7 +436,7 @@ def annotation_submit(
 
 
 def annotations_import(
-    *, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None
+    *, project: Project, labels: list[tuple[int, int]], user: User | None
 ) -> list[Annotation]:
     """The bulk variant of :func:`annotation_submit` for labels that arrive with new images (an ImageFolder
     import, the demo seed; the images app hands them over with its ``images_labeled`` signal).
@@ -477,7 +477,7 @@ def annotations_import(
         propagation_enqueue_on_commit(project_id=project.pk)
     return saved
 def _first_label_insert(
-    *, project: Project, image: Image, label_class: LabelClass, user: AbstractBaseUser
+    *, project: Project, image: Image, label_class: LabelClass, user: User
 ) -> Annotation | None:
     """PostgreSQL, an image nobody labeled yet: lock the image, insert the label, record the event and drop
     the labeler's lease in one statement (data-modifying CTEs; atomic on its own, so no BEGIN/COMMIT).
@@ -502,8 +502,10 @@ def _first_label_insert(
         "AND EXISTS (SELECT 1 FROM added)) "
         "SELECT id FROM added"
     )
-    params = {"image": image.pk, "project": project.pk, "label_class": label_class.pk, "source": Source.HUMAN,
-              "user": user.pk, "now": now, "action": AnnotationEvent.Action.LABELED}
+    params: dict[str, int | str | datetime] = {
+        "image": image.pk, "project": project.pk, "label_class": label_class.pk, "source": Source.HUMAN,
+        "user": user.pk, "now": now, "action": AnnotationEvent.Action.LABELED,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -517,7 +519,7 @@ def _first_label_insert(
     return annotation
 
 
-def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
+def annotation_undo(*, project: Project, user: User) -> ImageLease:
     """Undo ``user``'s latest label in the project that is still in place; the image is leased back to them.
 
     The label before it (none, a pseudo-label, or someone's label) is restored. Raises
@@ -535,7 +537,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
             raise LabelingError("Nothing to undo.")
         image = _lock_image(event.image_id)
         current = Annotation.objects.filter(image=image).first()
-        if current is None or current.revision != event.revision:
+        if image is None or current is None or current.revision != event.revision:
             raise AnnotationConflict("Someone changed this label after you; it was not undone.")
         if event.previous_class_id is None:
             current.delete()
@@ -567,7 +569,7 @@ def annotation_undo(*, project: Project, user: AbstractBaseUser) -> ImageLease:
         return _lease_write(image=image, user=user, lease_id=lease_id)
 
 
-def image_skip(*, project: Project, user: AbstractBaseUser, image: Image) -> None:
+def image_skip(*, project: Project, user: User, image: Image) -> None:
     """``user`` skips ``image``: it leaves their queue and their lease is released for others."""
     if image.project_id != project.pk:
         raise LabelingError("That image belongs to another project.")
@@ -583,7 +585,7 @@ def _version_of(project: Project, number: int) -> ModelVersion:
 
 
 def pseudo_labels_accept(
-    *, project: Project, user: AbstractBaseUser, image_ids: Iterable[int], version_number: int
+    *, project: Project, user: User, image_ids: Iterable[int], version_number: int
 ) -> int:
     """Turn the version's confident predictions (≥ τ) for these unlabeled images into training labels
     (source pseudo, with version and confidence). Images labeled meanwhile are left alone: a pseudo-label
@@ -619,7 +621,7 @@ def pseudo_labels_accept(
 
 
 def pseudo_labels_reject(
-    *, project: Project, user: AbstractBaseUser, image_ids: Iterable[int], version_number: int
+    *, project: Project, user: User, image_ids: Iterable[int], version_number: int
 ) -> int:
     """Record that the version's predictions for these unlabeled images are wrong: they leave the review
     queue for this version and go to the front of the label queue. Returns how many were recorded."""
@@ -654,7 +656,7 @@ def pseudo_labels_reject(
 def pseudo_labels_decide(
     *,
     project: Project,
-    user: AbstractBaseUser,
+    user: User,
     version_number: int,
     accept_ids: Iterable[int],
     reject_ids: Iterable[int],
@@ -666,7 +668,7 @@ def pseudo_labels_decide(
     return {"accepted": accepted, "rejected": rejected}
 
 
-def pseudo_labels_undo(*, project: Project, user: AbstractBaseUser, image_ids: Iterable[int]) -> dict[str, int]:
+def pseudo_labels_undo(*, project: Project, user: User, image_ids: Iterable[int]) -> dict[str, int]:
     """Take back ``user``'s decisions on these images from the last ``REVIEW_UNDO_SECONDS`` (the review page
     they just decided): accepted pseudo-labels are removed, unless someone changed them since, and
     rejections are forgotten, so the images are back in the review queue. Older or other people's
@@ -682,7 +684,7 @@ def pseudo_labels_undo(*, project: Project, user: AbstractBaseUser, image_ids: I
         for event in accepts:
             image = _lock_image(event.image_id)
             current = Annotation.objects.filter(image=image).first()
-            if current is None or current.source != Source.PSEUDO or current.revision != event.revision:
+            if image is None or current is None or current.source != Source.PSEUDO or current.revision != event.revision:
                 continue  # relabeled since: that label stays
             current.delete()
             event.undone = True
@@ -698,7 +700,7 @@ def pseudo_labels_undo(*, project: Project, user: AbstractBaseUser, image_ids: I
     return {"unaccepted": unaccepted, "unrejected": unrejected}
 
 
-def suspect_keep(*, project: Project, user: AbstractBaseUser, image: Image, version_number: int) -> ReviewDecision:
+def suspect_keep(*, project: Project, user: User, image: Image, version_number: int) -> ReviewDecision:
     """A reviewer confirms a human label the model contradicts: it leaves the suspects queue until it changes."""
     version = _version_of(project, version_number)
     annotation = Annotation.objects.filter(project=project, image=image).first()

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from labelapp.labeling.models import Annotation, Source
 from labelapp.labeling.services import annotations_import, labeling_counts_forget, queue_order_build
+from labelapp.lib.users import User
 from labelapp.projects.models import Project
 from labelapp.training.chain import propagation_enqueue_on_commit, round_enqueue_on_commit
 from labelapp.training.models import ModelVersion
@@ -45,6 +44,6 @@ def queue_rank_for_version(sender: type[ModelVersion], *, project: Project, vers
 
 
 def imported_labels_save(
-    sender: type, *, project: Project, labels: list[tuple[int, int]], user: AbstractBaseUser | None, **kwargs: Any
+    sender: type, *, project: Project, labels: list[tuple[int, int]], user: User | None, **kwargs: Any
 ) -> int:
     return len(annotations_import(project=project, labels=labels, user=user))

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from labelapp.images.models import Image
 from labelapp.labeling import annotator_stats, charts, inputs, presenters, selectors, services
 from labelapp.lib.inputs import InvalidInput, validated
+from labelapp.lib.users import AuthenticatedHttpRequest
 from labelapp.projects.models import LabelClass, Project, Role
 from labelapp.projects.selectors import get_project_for_user, has_role
 
@@ -37,7 +38,7 @@ def json_endpoint(minimum: Role) -> Callable:
     def decorate(view: Callable) -> Callable:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        def wrapper(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             project = get_project_for_user(request.user, slug, minimum=minimum)
             try:
                 body = json.loads(request.body or b"{}") if request.method == "POST" else {}
@@ -73,26 +74,26 @@ def _bad_page_query(request: HttpRequest, refused: InvalidInput) -> HttpResponse
     return render(request, "400.html", {"reason": str(refused), "back": request.path}, status=400)
 
 
-def _page(request: HttpRequest, slug: str, queue: str) -> HttpResponse:
+def _page(request: AuthenticatedHttpRequest, slug: str, queue: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     return render(request, "labeling/label.html", presenters.label_page_context(project, request.user, queue))
 
 
 @login_required
 @require_GET
-def label_page(request: HttpRequest, slug: str) -> HttpResponse:
+def label_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     return _page(request, slug, selectors.QUEUE_LABEL)
 
 
 @login_required
 @require_GET
-def low_confidence_page(request: HttpRequest, slug: str) -> HttpResponse:
+def low_confidence_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     return _page(request, slug, selectors.QUEUE_LOW_CONFIDENCE)
 
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def next_image(request: HttpRequest, project: Project, body: dict) -> dict:
+def next_image(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     query = validated(inputs.NextImageRequestSerializer, body)
     lease = services.lease_next(project=project, user=request.user, queue=query["queue"], held=query["held"])
     return {"image": presenters.leased_image(project, lease) if lease else None}
@@ -100,7 +101,7 @@ def next_image(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def submit(request: HttpRequest, project: Project, body: dict) -> dict:
+def submit(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     given = validated(inputs.AnnotationSubmitSerializer, body)
     annotation = services.annotation_submit(
         project=project,
@@ -114,14 +115,14 @@ def submit(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def undo(request: HttpRequest, project: Project, body: dict) -> dict:
+def undo(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     lease = services.annotation_undo(project=project, user=request.user)
     return {"image": presenters.leased_image(project, lease)}
 
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def skip(request: HttpRequest, project: Project, body: dict) -> dict:
+def skip(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     image = _image(project, validated(inputs.ImageRequestSerializer, body)["image"])
     services.image_skip(project=project, user=request.user, image=image)
     return {"skipped": image.pk}
@@ -129,14 +130,14 @@ def skip(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def release(request: HttpRequest, project: Project, body: dict) -> dict:
+def release(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     services.lease_release(user=request.user, image_ids=validated(inputs.ImageListSerializer, body)["images"])
     return {"released": True}
 
 
 @require_POST
 @json_endpoint(Role.ANNOTATOR)
-def prepare(request: HttpRequest, project: Project, body: dict) -> dict:
+def prepare(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     """Build the label queue's order for the current version now (pages call it on "version ready"),
     so that nobody's next label waits for it."""
     order = services.queue_order_build(project=project)
@@ -145,14 +146,14 @@ def prepare(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @require_GET
 @json_endpoint(Role.ANNOTATOR)
-def state(request: HttpRequest, project: Project, body: dict) -> dict:
+def state(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     """What a page needs to catch up after a missed websocket message: version and counts."""
     return selectors.labeling_counts(project)
 
 
 @login_required
 @require_GET
-def review_page(request: HttpRequest, slug: str) -> HttpResponse:
+def review_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
     try:
         query = validated(inputs.ReviewPageQuerySerializer, request.GET)
@@ -166,7 +167,7 @@ def review_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @json_endpoint(Role.REVIEWER)
-def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
+def review_decide(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     decision = validated(inputs.PseudoLabelDecisionSerializer, body)
     return services.pseudo_labels_decide(
         project=project,
@@ -179,28 +180,28 @@ def review_decide(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @require_POST
 @json_endpoint(Role.REVIEWER)
-def review_undo(request: HttpRequest, project: Project, body: dict) -> dict:
+def review_undo(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     image_ids = validated(inputs.ImageListSerializer, body)["images"]
     return services.pseudo_labels_undo(project=project, user=request.user, image_ids=image_ids)
 
 
 @login_required
 @require_GET
-def suspects_page(request: HttpRequest, slug: str) -> HttpResponse:
+def suspects_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
     return render(request, "labeling/suspects.html", presenters.suspects_page_context(project, SUSPECTS_PAGE_SIZE))
 
 
 @require_GET
 @json_endpoint(Role.REVIEWER)
-def suspects_items(request: HttpRequest, project: Project, body: dict) -> dict:
+def suspects_items(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     after = validated(inputs.SuspectsQuerySerializer, request.GET).get("after") or None
     return presenters.suspects_items(project, after=after, page_size=SUSPECTS_PAGE_SIZE)
 
 
 @require_POST
 @json_endpoint(Role.REVIEWER)
-def suspect_keep(request: HttpRequest, project: Project, body: dict) -> dict:
+def suspect_keep(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     given = validated(inputs.SuspectKeepSerializer, body)
     decision = services.suspect_keep(
         project=project, user=request.user, image=_image(project, given["image"]), version_number=given["version"]
@@ -210,7 +211,7 @@ def suspect_keep(request: HttpRequest, project: Project, body: dict) -> dict:
 
 @login_required
 @require_GET
-def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
+def dashboard_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug)
     context = charts.dashboard_context(project)
     context["can_review"] = has_role(request.user, project, Role.REVIEWER)
