@@ -10,6 +10,7 @@ call :mod:`labelapp.exports.services` directly, and a script waits for its respo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -106,7 +107,10 @@ def _model_build(job: ExportJob) -> tuple[Path, ExportProgress | None]:
     return archive, None
 
 
-BUILDERS = {ExportJob.Kind.LABELS: _labels_build, ExportJob.Kind.MODEL: _model_build}
+# Keyed by ``ExportJob.kind`` (a ``Kind`` value, read back from the row as a plain ``str``).
+BUILDERS: dict[str, Callable[[ExportJob], tuple[Path, ExportProgress | None]]] = {
+    ExportJob.Kind.LABELS: _labels_build, ExportJob.Kind.MODEL: _model_build,
+}
 
 
 def export_job_run(*, job_id: int) -> ExportJob:

@@ -4,7 +4,7 @@ their downloads from :data:`DOWNLOADS`, so a parameter means the same in both.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
@@ -67,8 +67,12 @@ class ModelExportQuerySerializer(serializers.Serializer):
         return data
 
 
-class ChunkByChunk:
-    """Serve a synchronous iterator one chunk at a time under ASGI too.
+def _next_chunk(chunks: Iterator[bytes]) -> bytes | None:
+    return next(chunks, None)
+
+
+class ChunkByChunk(StreamingHttpResponse):
+    """Serve a synchronous iterator one chunk at a time under ASGI too (a base of the streaming responses below).
 
     Django's ``StreamingHttpResponse.__aiter__`` turns a synchronous iterator into a list first (the
     whole export in memory); here each chunk is pulled with ``sync_to_async`` in the request's thread,
@@ -76,12 +80,14 @@ class ChunkByChunk:
     """
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        chunks = iter(self.streaming_content)
-        while (chunk := await sync_to_async(next)(chunks, None)) is not None:
+        content = self.streaming_content
+        assert isinstance(content, Iterator)  # the downloads below stream synchronous iterators only
+        chunks = iter(content)
+        while (chunk := await sync_to_async(_next_chunk)(chunks)) is not None:
             yield chunk
 
 
-class StreamingDownload(ChunkByChunk, StreamingHttpResponse):
+class StreamingDownload(ChunkByChunk):
     """A generated download (label exports)."""
 
 
@@ -94,12 +100,14 @@ def labels_response(project: Project, fmt: str, options: LabelOptions) -> Stream
     response = StreamingDownload(
         labels_export_chunks(project=project, fmt=fmt, options=options), content_type=CONTENT_TYPES[fmt]
     )
-    response["Content-Disposition"] = content_disposition_header(True, labels_export_filename(project=project, fmt=fmt))
+    disposition = content_disposition_header(True, labels_export_filename(project=project, fmt=fmt))
+    assert disposition is not None  # None only for an inline response without a file name
+    response["Content-Disposition"] = disposition
     response["Cache-Control"] = "no-store"
     return response
 
 
-def model_response(version: ModelVersion, fmt: str, variant: str = "trained") -> HttpResponse:
+def model_response(version: ModelVersion, fmt: str, variant: str = "trained") -> HttpResponse | FileResponse:
     """The zip of model + card + predict example of ``version``; 410 with the reason when it was pruned,
     404 when its checkpoint (or the asked-for distillation) is gone otherwise."""
     try:
@@ -119,7 +127,7 @@ def labels_query_response(project: Project, query: LabelExportQuerySerializer) -
     return labels_response(project, query.validated_data["format"], query.options())
 
 
-def model_query_response(project: Project, query: ModelExportQuerySerializer) -> FileResponse:
+def model_query_response(project: Project, query: ModelExportQuerySerializer) -> HttpResponse | FileResponse:
     """The model download a validated query asks for (404 when there is no such version)."""
     version = version_for_export(project=project, number=query.validated_data.get("version"))
     if version is None:

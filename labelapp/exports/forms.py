@@ -13,14 +13,22 @@ DEFAULT_SECONDS = 120
 MAX_SECONDS = 3600
 
 
+class VersionChoiceField(forms.ModelChoiceField):
+    """A model version shown by its number: ``v3``."""
+
+    def label_from_instance(self, obj: ModelVersion) -> str:
+        return f"v{obj.number}"
+
+
 class DistillForm(forms.Form):
-    version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), to_field_name="number", empty_label=None)
+    version = VersionChoiceField(queryset=ModelVersion.objects.none(), to_field_name="number", empty_label=None)
     student = forms.ChoiceField(choices=())
     mode = forms.ChoiceField(choices=Distillation.Mode.choices, initial=Distillation.Mode.HARD)
     seconds = forms.IntegerField(min_value=5, max_value=MAX_SECONDS, initial=DEFAULT_SECONDS)
 
     def __init__(self, *args, project: Project, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["version"].queryset = ModelVersion.objects.filter(project=project).select_related("project").order_by("-number")
-        self.fields["version"].label_from_instance = lambda version: f"v{version.number}"
-        self.fields["student"].choices = [(name, name) for name in list_backbones()]
+        version, student = self.fields["version"], self.fields["student"]  # this form's copies of the fields above
+        assert isinstance(version, VersionChoiceField) and isinstance(student, forms.ChoiceField)
+        version.queryset = ModelVersion.objects.filter(project=project).select_related("project").order_by("-number")
+        student.choices = [(name, name) for name in list_backbones()]

@@ -152,6 +152,10 @@ class _ChunkSink:
     def flush(self) -> None:
         """Nothing is buffered beyond what :meth:`drain` returns."""
 
+    def close(self) -> None:
+        """Nothing to release (zipfile does not close a file object it was given; the method completes the
+        writable-file protocol its types ask for)."""
+
     def drain(self) -> bytes:
         data = b"".join(self._chunks)
         self._chunks.clear()

@@ -26,14 +26,14 @@ def exports_panel(context: template.Context, project: Project) -> dict:
     )
     versions = list(versions)
     exportable = [version for version in versions if model_export_refusal(version) is None]
-    context = {"project": project, "user": user, "is_owner": is_owner, "versions": versions, "exportable": exportable,
-               "keep": settings.TRAINING_KEEP_VERSIONS}
+    panel = {"project": project, "user": user, "is_owner": is_owner, "versions": versions, "exportable": exportable,
+             "keep": settings.TRAINING_KEEP_VERSIONS}
     if is_owner:
-        context.update(
+        panel.update(
             distillations=distillations_of(project=project),
             distilled_students=distilled_students(project=project),
             distill_form=DistillForm(project=project),
             export_jobs=export_jobs_of(project=project),
             keep_hours=settings.EXPORT_KEEP_HOURS,
         )
-    return context
+    return panel
