@@ -131,6 +131,7 @@ class Session:
         self.cpu_seconds = 0.0  # worker CPU spent on this project's rounds after the first action
         self.pretrain_cpu_seconds = 0.0  # and before it (pool-first only)
         self.overhead = 0.0  # the last round's CPU beyond its training loop (cache, inference, writes)
+        self.step_cpu: dict[str, float] = {}  # CPU-seconds per training step, by version kind, from the last round
         self.points: list[dict] = []
         self._import(pngs, truth)
 
@@ -186,6 +187,11 @@ class Session:
                 lease_token=lease.token,
             )
             self.labels += 1
+
+    def next_kind(self) -> str:
+        """The kind of version this project's next round publishes (the benchmark sets no pre-training minimum:
+        pre-training until the first label, then training)."""
+        return "trained" if self.actions else "pretrained"
 
     def act(self, budget: int, review_share: float) -> None:
         before = self.actions
@@ -276,18 +282,27 @@ def load_data(args: argparse.Namespace) -> tuple[list[bytes], np.ndarray, np.nda
 
 def timed_round(session: Session, args: argparse.Namespace, *, cpu_budget: float | None) -> tuple[str, float, float]:
     """One round of the session's project: ``--steps`` steps, or with ``cpu_budget`` a training loop sized so
-    that the round's worker CPU (this process: the SimpleWorker works in-process) meets the budget, given the
-    last round's overhead. Returns (job outcome, wall seconds, CPU seconds)."""
+    that the round's worker CPU (this process: the SimpleWorker works in-process) meets the budget. The first
+    round of a kind (pre-training, training) is sized by wall seconds; later ones by steps, from the last
+    round's CPU per step and CPU beyond its loop (the trainer's own budget is wall time, which a loaded machine
+    stretches; steps are what CPU buys). Returns (job outcome, wall seconds, CPU seconds)."""
     wall, cpu = time.perf_counter(), time.process_time()
+    kind = session.next_kind()
     if cpu_budget is None:
         outcome = train_round(session.project.pk, steps=args.steps)
+    elif kind in session.step_cpu:
+        steps = max(1, round((cpu_budget - session.overhead) / session.step_cpu[kind]))
+        outcome = train_round(session.project.pk, steps=steps)
     else:
         outcome = train_round(session.project.pk, seconds=max(1.0, cpu_budget - session.overhead))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     session.project.refresh_from_db()
     version = session.project.current_version
-    if cpu_budget is not None and version is not None:  # ``seconds``: the wall time of the round's training loop
-        session.overhead = max(0.0, cpu - float(version.seconds))
+    if cpu_budget is not None and version is not None and version.round_steps:
+        # the training loop's share of the round's CPU is taken as its share of the round's wall time
+        loop = cpu * min(1.0, float(version.seconds) / max(wall, 1e-9))
+        session.overhead = max(0.0, cpu - loop)
+        session.step_cpu[version.kind] = loop / version.round_steps
     return outcome, wall, cpu
 
 
