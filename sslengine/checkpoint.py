@@ -52,3 +52,22 @@ def atomic_save(state: dict[str, Any], path: str | os.PathLike[str]) -> None:
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a checkpoint written by :func:`atomic_save` onto the CPU (tensors and plain data only)."""
     return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def generators_state(sample: torch.Generator, augment: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """The two random streams of a training loop (batch sampling on the CPU, augmentation on ``device``)
+    as a checkpoint entry."""
+    return {"sample": sample.get_state(), "augment": augment.get_state(), "augment_device": device.type}
+
+
+def generators_restore(
+    rng: dict[str, Any], sample: torch.Generator, augment: torch.Generator, device: torch.device, reseed: int
+) -> None:
+    """Restore :func:`generators_state` into ``sample`` and ``augment``. Generator states do not transfer
+    between device types: an augmentation stream saved on another kind of device is reseeded with ``reseed``
+    (deterministic, not the same stream)."""
+    sample.set_state(rng["sample"])
+    if rng["augment_device"] == device.type:
+        augment.set_state(rng["augment"])
+    else:
+        augment.manual_seed(reseed)

@@ -28,7 +28,7 @@ from torch import nn
 from .algorithms.functional import nt_xent
 from .augment import simclr_augment, to_float
 from .backbones import ENCODER_FORMAT, BackboneSpec, Network, build_network, list_backbones
-from .checkpoint import atomic_save, load_checkpoint
+from .checkpoint import atomic_save, generators_restore, generators_state, load_checkpoint
 from .inference import nearest_neighbours
 from .registry import Registry
 from .trainer import resolve_device
@@ -265,11 +265,7 @@ class Pretrainer:
             "images_seen": self.images_seen,
             "network": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "rng": {
-                "sample": self.sample_generator.get_state(),
-                "augment": self.augment_generator.get_state(),
-                "augment_device": self.device.type,
-            },
+            "rng": generators_state(self.sample_generator, self.augment_generator, self.device),
         }
 
     def save(self, path: str | Path) -> None:
@@ -287,12 +283,8 @@ class Pretrainer:
         pretrainer.optimizer.load_state_dict(state["optimizer"])
         pretrainer.global_step = int(state["global_step"])
         pretrainer.images_seen = int(state["images_seen"])
-        rng = state["rng"]
-        pretrainer.sample_generator.set_state(rng["sample"])
-        if rng["augment_device"] == pretrainer.device.type:
-            pretrainer.augment_generator.set_state(rng["augment"])
-        else:  # generator states do not transfer between device types: reseed deterministically
-            pretrainer.augment_generator.manual_seed(pretrainer.config.seed + 1 + pretrainer.global_step)
+        generators_restore(state["rng"], pretrainer.sample_generator, pretrainer.augment_generator, pretrainer.device,
+                           reseed=pretrainer.config.seed + 1 + pretrainer.global_step)
         return pretrainer
 
 

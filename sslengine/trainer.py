@@ -17,7 +17,7 @@ from torch import nn
 from .algorithms import Algorithm, Batch, create_algorithm
 from .augment import strong_augment, weak_augment
 from .backbones import BackboneSpec, Network, build_network, load_encoder_into
-from .checkpoint import atomic_save, load_checkpoint
+from .checkpoint import atomic_save, generators_restore, generators_state, load_checkpoint
 from .config import TrainConfig
 from .inference import Predictions, predict, recalibrate_batchnorm
 
@@ -292,11 +292,7 @@ class Trainer:
             "ema_model": self.ema_model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "algorithm": self.algorithm.state_dict(),
-            "rng": {
-                "sample": self.sample_generator.get_state(),
-                "augment": self.augment_generator.get_state(),
-                "augment_device": self.device.type,
-            },
+            "rng": generators_state(self.sample_generator, self.augment_generator, self.device),
         }
 
     def save(self, path: str | Path) -> None:
@@ -345,12 +341,8 @@ class Trainer:
         else:
             logger.warning("%s: format-1 checkpoint; %s's own state starts fresh", source, config.algorithm)
         trainer.global_step = int(state["global_step"])
-        rng = state["rng"]
-        trainer.sample_generator.set_state(rng["sample"])
-        if rng["augment_device"] == trainer.device.type:
-            trainer.augment_generator.set_state(rng["augment"])
-        else:  # generator states do not transfer between device types: reseed deterministically
-            trainer.augment_generator.manual_seed(trainer.config.seed + 1 + trainer.global_step)
+        generators_restore(state["rng"], trainer.sample_generator, trainer.augment_generator, trainer.device,
+                           reseed=trainer.config.seed + 1 + trainer.global_step)
         return trainer
 
 
