@@ -146,30 +146,59 @@ def typicality_scores(points: torch.Tensor, neighbours: int = TYPICALITY_NEIGHBO
     return 1.0 / distances.mean(dim=1).clamp_min(1e-12)
 
 
+# A ranking longer than this is picked in stages of doubling size (see :func:`typicality`).
+TYPICALITY_FIRST_STAGE = 8
+
+
 @register_strategy("typicality")
 def typicality(predictions: Predictions, candidates: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
     """TypiClust (Hacohen, Dekel & Weinshall, ICML 2022), for the cold start.
 
     k-means of the L2-normalised embeddings of every row into (labeled + k) clusters (at most 500);
     repeatedly take the largest cluster with the fewest labeled or picked rows and pick its most
-    typical candidate (:func:`typicality_scores`, computed over the whole cluster). Departure from
-    the paper: clusters are not dropped for being small (below 5 rows); a cluster without candidates
-    is skipped. The order of the picks is the order of the clusters taken.
+    typical candidate (:func:`typicality_scores`, computed over the whole cluster).
+
+    Departures from the paper: clusters are not dropped for being small (below 5 rows), and a cluster
+    without candidates is skipped. The paper picks one batch of known size; the app ranks the head of a
+    label queue at once, and the annotator labels an unknown prefix of it. So a ranking longer than
+    ``TYPICALITY_FIRST_STAGE`` is picked in stages of doubling size (8, 16, 32, … up to k): each stage
+    clusters into (labeled + picked so far + the stage's picks) groups and counts the earlier picks as
+    covering their clusters, so every prefix of the ranking is close to TypiClust's batch of that size
+    (one k-means into k groups would spend the first picks on the largest of k small clusters).
     """
     points = F.normalize(predictions.embeddings.float(), dim=1)
-    labeled = _labeled_mask(predictions, candidates)
-    clusters = min(int(labeled.sum()) + k, TYPICALITY_MAX_CLUSTERS, len(predictions))
-    assign = kmeans(points, clusters, generator)
-    sizes = torch.bincount(assign, minlength=clusters)
-    covered = torch.bincount(assign[labeled], minlength=clusters)
+    covered = _labeled_mask(predictions, candidates)
     available = torch.zeros(len(predictions), dtype=torch.bool)
     available[candidates] = True
+    picks: list[int] = []
+    target = min(k, TYPICALITY_FIRST_STAGE)
+    while len(picks) < k:
+        stage = _typicality_stage(points, covered, available, target - len(picks), generator)
+        if not stage:
+            break
+        picks += stage
+        covered[stage] = True
+        available[stage] = False
+        target = min(k, 2 * target)
+    return torch.tensor(picks, dtype=torch.int64)
+
+
+def _typicality_stage(
+    points: torch.Tensor, covered: torch.Tensor, available: torch.Tensor, count: int, generator: torch.Generator
+) -> list[int]:
+    """One TypiClust batch of ``count`` available rows: k-means into (covered + count) clusters, then the
+    most typical available row of the largest cluster with the fewest covered rows, ``count`` times."""
+    clusters = min(int(covered.sum()) + count, TYPICALITY_MAX_CLUSTERS, points.shape[0])
+    assign = kmeans(points, clusters, generator)
+    sizes = torch.bincount(assign, minlength=clusters)
+    taken = torch.bincount(assign[covered], minlength=clusters)
+    available = available.clone()
     scores_of: dict[int, torch.Tensor] = {}
     picks: list[int] = []
-    while len(picks) < k:
+    while len(picks) < count and bool(available.any()):
         open_clusters = torch.bincount(assign[available], minlength=clusters) > 0
-        # fewest labeled first, then largest, then lowest index
-        order = torch.argsort(torch.where(open_clusters, covered * (len(predictions) + 1) - sizes, torch.iinfo(torch.int64).max), stable=True)
+        # fewest covered first, then largest, then lowest index
+        order = torch.argsort(torch.where(open_clusters, taken * (points.shape[0] + 1) - sizes, torch.iinfo(torch.int64).max), stable=True)
         cluster = int(order[0])
         members = torch.nonzero(assign == cluster).flatten()
         if cluster not in scores_of:
@@ -178,8 +207,8 @@ def typicality(predictions: Predictions, candidates: torch.Tensor, k: int, gener
         pick = int(members[scores.argmax()])
         picks.append(pick)
         available[pick] = False
-        covered[cluster] += 1
-    return torch.tensor(picks, dtype=torch.int64)
+        taken[cluster] += 1
+    return picks
 
 
 @register_strategy("cluster-margin")

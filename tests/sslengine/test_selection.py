@@ -85,6 +85,15 @@ def test_typicality_goes_to_the_clusters_no_label_covers_yet():
     assert blob[picked].tolist() == [2]
 
 
+def test_every_prefix_of_a_long_typicality_ranking_covers_the_clusters_like_a_batch_of_its_size():
+    # The label queue ranks 40 at once; the annotator may stop after 8: those 8 cover all 8 blobs.
+    points, blob = _gaussian_mixture(sizes=(80, 60, 40, 30, 20, 20, 15, 15))
+    predictions = Predictions.from_probs(torch.full((len(blob), 8), 1 / 8), points)
+    ranking = select_indices("typicality", predictions, torch.arange(len(blob)), 40)
+    assert ranking.unique().numel() == 40
+    assert sorted(blob[ranking[:8]].tolist()) == list(range(8))
+
+
 def test_cluster_margin_takes_the_least_certain_image_of_each_cluster():
     points, blob = _gaussian_mixture(sizes=(30, 30))
     generator = torch.Generator().manual_seed(1)
