@@ -57,11 +57,12 @@ class NoisyStudent(Algorithm):
     teacher round that follows trained steps: its weights become those of a freshly built network
     (the configured backbone, seeded by the config's seed and the round), and the trainer's EMA
     restarts from them, its decay warm-up too (``ema_warmup_from``: at the trainer's 0.999 a 300-step
-    student would otherwise be evaluated as an EMA still 74 % made of its fresh initialisation). The student is trained with noise: strong RandAugment views of the unlabeled
-    images, dropout (``student_dropout``) on the embedding and, with ``student_survival`` < 1,
-    stochastic depth on the residual blocks (:func:`~sslengine.backbones.set_stochastic_depth`: the
-    paper's 0.8 for the last block, decaying linearly; wrn-28-2 and resnet18), on labeled
-    cross-entropy + ``lambda_u`` · soft cross-entropy to the teacher. The teacher and the published
+    student would otherwise be evaluated as an EMA still 74 % made of its fresh initialisation). The
+    student is trained with noise: strong RandAugment views of the unlabeled images, dropout
+    (``student_dropout``) on the embedding and, with ``student_survival`` < 1, stochastic depth on
+    the residual blocks (:func:`~sslengine.backbones.set_stochastic_depth`: the paper's 0.8 for the
+    last block, decaying linearly; wrn-28-2 and resnet18), on labeled cross-entropy + ``lambda_u`` ·
+    soft cross-entropy to the teacher. The teacher and the published
     EMA weights are never noised: they run in eval mode, where dropout is not applied and every
     residual branch is kept. Dropout masks and drop-path draws come from one checkpointed generator.
 
@@ -75,7 +76,8 @@ class NoisyStudent(Algorithm):
     itself. Stochastic depth is off by default (the default backbone, ``cnn-small``, has no residual
     blocks, and a silent no-op would hide that). The optimizer's momentum buffers are not cleared at
     a re-initialisation (they fade within ~10 steps at momentum 0.9); the learning rate follows the
-    trainer's one cosine schedule rather than restarting per student. The teacher is not
+    trainer's one cosine schedule rather than restarting per student. The confidence filter is the
+    trainer's τ (``TrainConfig.threshold``, 0.95 by default), not the paper's 0.3. The teacher is not
     checkpointed: a resumed trainer takes it from the restored EMA weights at its next ``fit``.
     """
 
@@ -87,7 +89,7 @@ class NoisyStudent(Algorithm):
         self.teacher: Network | None = None
         self.rounds = 0  # teacher rounds begun (seeds each re-initialised student)
         self.next_step = 0  # the trainer's global step of the next train_step (where a re-init restarts the EMA)
-        self.generator = torch.Generator().manual_seed(config.seed + 7919)  # dropout masks, checkpointed
+        self.generator = torch.Generator().manual_seed(config.seed + 7919)  # dropout masks and drop paths, checkpointed
 
     def _dropout(self, features: torch.Tensor) -> torch.Tensor:
         keep = 1.0 - self.options.student_dropout
