@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from sslengine.backbones import BackboneSpec, DropPath, build_network, set_stochastic_depth
+from sslengine.inference import recalibrate_batchnorm
 
 SPEC = BackboneSpec(in_channels=1, image_size=8)
 
@@ -84,3 +87,15 @@ def test_stochastic_depth_needs_residual_blocks_and_a_survival_in_zero_one():
         set_stochastic_depth(build_network("cnn-small", SPEC, 3), 0.8)
     with pytest.raises(ValueError, match=r"final_survival must be in \(0, 1\]"):
         set_stochastic_depth(build_network("wrn-28-2", SPEC, 3), 0.0)
+
+
+def test_precise_bn_estimates_the_statistics_with_every_branch_kept():
+    plain = build_network("wrn-28-2", SPEC, 3).eval()
+    noised = copy.deepcopy(plain)
+    set_stochastic_depth(noised, 0.5, torch.Generator().manual_seed(0))
+    images = torch.randint(0, 256, (16, 1, 8, 8), dtype=torch.uint8)
+    for network in (plain, noised):
+        recalibrate_batchnorm(network, images, count=16)
+    for name, statistic in plain.state_dict().items():
+        assert torch.equal(statistic, noised.state_dict()[name]), name
+    assert not noised.training
