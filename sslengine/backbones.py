@@ -7,15 +7,19 @@ from the config (default 0.1, see :class:`sslengine.config.TrainConfig`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from torchvision.models.resnet import BasicBlock
 
 
 @dataclass(frozen=True)
@@ -169,8 +173,54 @@ def cnn_dw(spec: BackboneSpec) -> Body:
     return Body(nn.Sequential(*layers), 128, *_default_stats(spec.in_channels))
 
 
+class DropPath(nn.Module):
+    """Stochastic depth on one residual branch (Huang et al., "Deep Networks with Stochastic Depth", ECCV 2016).
+
+    In training, each sample's branch is kept with probability ``survival`` (one Bernoulli draw per
+    sample, from ``generator`` when set) and a kept branch is scaled by 1 / ``survival``; the block
+    then adds the identity path as usual. Identity in eval mode and at ``survival`` = 1 (the default:
+    every residual backbone carries these, inert, so the option changes no weights or checkpoint keys).
+    Departs from the paper in where it scales: the paper multiplies the branch by ``survival`` at test
+    time, this scales in training (the same expectation; inference stays untouched).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.survival = 1.0
+        self.generator: torch.Generator | None = None
+
+    def forward(self, branch: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.survival >= 1.0:
+            return branch
+        shape = (branch.shape[0],) + (1,) * (branch.dim() - 1)
+        keep = torch.rand(shape, generator=self.generator) < self.survival
+        return branch * keep.to(branch.device, branch.dtype) / self.survival
+
+    def extra_repr(self) -> str:
+        return f"survival={self.survival}"
+
+
+def set_stochastic_depth(network: nn.Module, final_survival: float, generator: torch.Generator | None = None) -> int:
+    """Give the residual blocks of ``network`` Huang et al.'s linearly decaying survival: block l of L
+    (input to output) keeps its branch with p_l = 1 - l / L · (1 - ``final_survival``).
+
+    Noisy Student (Xie et al., 2020) uses ``final_survival`` = 0.8. Returns L; a network without
+    :class:`DropPath` blocks (``cnn-small``, ``cnn-dw``) is a ``ValueError``.
+    """
+    if not 0.0 < final_survival <= 1.0:
+        raise ValueError(f"final_survival must be in (0, 1], got {final_survival}")
+    blocks = [module for module in network.modules() if isinstance(module, DropPath)]
+    if not blocks:
+        raise ValueError("stochastic depth needs a residual backbone (wrn-28-2, resnet18)")
+    for depth, block in enumerate(blocks, start=1):
+        block.survival = 1.0 - depth / len(blocks) * (1.0 - final_survival)
+        block.generator = generator
+    return len(blocks)
+
+
 class _WideBlock(nn.Module):
-    """Pre-activation residual block of a Wide ResNet (Zagoruyko & Komodakis, 2016)."""
+    """Pre-activation residual block of a Wide ResNet (Zagoruyko & Komodakis, 2016), with an inert
+    :class:`DropPath` on its residual branch."""
 
     def __init__(self, cin: int, cout: int, stride: int, activate_before_residual: bool) -> None:
         super().__init__()
@@ -181,11 +231,12 @@ class _WideBlock(nn.Module):
         self.act = nn.LeakyReLU(0.1, inplace=True)
         self.shortcut = None if cin == cout else nn.Conv2d(cin, cout, 1, stride, 0, bias=False)
         self.activate_before_residual = activate_before_residual
+        self.drop_path = DropPath()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.act(self.bn1(x))
         residual = pre if (self.shortcut is not None or self.activate_before_residual) else x
-        out = self.conv2(self.act(self.bn2(self.conv1(pre))))
+        out = self.drop_path(self.conv2(self.act(self.bn2(self.conv1(pre)))))
         return out + (residual if self.shortcut is None else self.shortcut(pre))
 
 
@@ -215,17 +266,37 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+@functools.cache
+def _basic_block_with_drop_path() -> type[BasicBlock]:
+    """torchvision's ``BasicBlock`` with an inert :class:`DropPath` on its residual branch (same
+    parameters and state-dict keys; torchvision is imported only when a ResNet is built)."""
+    from torchvision.models.resnet import BasicBlock
+
+    class BasicBlockWithDropPath(BasicBlock):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.drop_path = DropPath()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(self.drop_path(out) + identity)
+
+    return BasicBlockWithDropPath
+
+
 @register_backbone("resnet18")
 def resnet18(spec: BackboneSpec) -> Body:
     """torchvision ResNet-18 (He et al., 2016), optionally initialised from a local weights file.
 
     Images of 64 px or less get a CIFAR-style stem (3×3 stride-1 conv, no max-pool); the ImageNet
     stem's weights are then skipped when loading. Grayscale input sums the RGB kernels of ``conv1``.
-    Nothing is ever downloaded.
+    Nothing is ever downloaded. Built as torchvision's ``resnet18`` builds it (``ResNet`` with
+    ``BasicBlock`` × [2, 2, 2, 2]), the blocks carrying an inert :class:`DropPath`.
     """
-    from torchvision.models import resnet18 as tv_resnet18
+    from torchvision.models.resnet import ResNet
 
-    model = tv_resnet18(weights=None)
+    model = ResNet(_basic_block_with_drop_path(), [2, 2, 2, 2])
     if spec.pretrained_path:
         state = torch.load(spec.pretrained_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

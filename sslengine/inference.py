@@ -129,8 +129,10 @@ def recalibrate_batchnorm(model: Network, images: torch.Tensor, count: int, batc
     "Precise BN" (Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021): the statistics become the plain
     average over evenly spaced images, un-augmented as at prediction time, computed with the model's own
     weights. An EMA of weights paired with the statistics of the latest raw weights (what a FixMatch-style
-    EMA keeps) can disagree badly after a short round on new labels. Weights, mode and momentum are left
-    as they were; no random numbers are drawn. Returns how many images were used (0: nothing changed).
+    EMA keeps) can disagree badly after a short round on new labels. Only the BatchNorm layers are put in
+    training mode: every other layer (stochastic depth's :class:`~sslengine.backbones.DropPath`) runs as
+    at prediction time. Weights, mode and momentum are left as they were; no random numbers are drawn.
+    Returns how many images were used (0: nothing changed).
     """
     norms = _batchnorms(model)
     if count <= 0 or not norms or images.shape[0] == 0:
@@ -142,7 +144,9 @@ def recalibrate_batchnorm(model: Network, images: torch.Tensor, count: int, batc
     for module in norms:
         module.reset_running_stats()
         module.momentum = None  # cumulative average: every batch weighs the same
-    model.train()
+    model.eval()
+    for module in norms:
+        module.train()
     try:
         for start in range(0, index.numel(), batch_size):
             chunk = to_float(images[index[start : start + batch_size]].to(device, non_blocking=True))

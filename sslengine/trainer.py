@@ -56,7 +56,8 @@ def cosine_lr(config: TrainConfig, step: int) -> float:
 
 
 def ema_decay_at(config: TrainConfig, step: int) -> float:
-    """EMA decay with warm-up: min(ema_decay, (1 + step) / (10 + step))."""
+    """EMA decay with warm-up: min(ema_decay, (1 + step) / (10 + step)), ``step`` counted from the
+    EMA's start (the algorithm's ``ema_warmup_from``: 0 unless it restarted the EMA)."""
     return min(config.ema_decay, (1.0 + step) / (10.0 + step))
 
 
@@ -248,7 +249,7 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = ema_decay_at(self.config, self.global_step)
+        decay = ema_decay_at(self.config, self.global_step - self.algorithm.ema_warmup_from)
         ema_params: list[torch.Tensor] = list(self.ema_model.parameters())
         torch._foreach_lerp_(ema_params, list(self.model.parameters()), 1.0 - decay)
         for ema_buffer, buffer in zip(self.ema_model.buffers(), self.model.buffers()):

@@ -94,6 +94,10 @@ class Algorithm:
         self.config = config
         self.options = config.algorithm_options  # an instance of ``options_type`` (TrainConfig checks it)
         self.ema_model: Network | None = None  # set by the trainer: its EMA weights (a teacher)
+        # The trainer's global step from which the EMA's decay warm-up counts (see
+        # :func:`~sslengine.trainer.ema_decay_at`); an algorithm that restarts the EMA from fresh
+        # weights moves it (Noisy Student's re-initialised student) and checkpoints it.
+        self.ema_warmup_from = 0
 
     def projection_dim(self) -> int:
         """Size of the projection head the network needs (``Network.project``); 0: none."""
@@ -102,9 +106,10 @@ class Algorithm:
     def build_modules(self, model: Network) -> nn.Module | None:
         """Trainable modules the method adds beside the network (ReMixMatch's rotation head), or None.
 
-        Called once by the trainer, right after it built ``model`` (same seeded RNG); the trainer
-        optimises their parameters with the network's. The algorithm keeps them and stores their
-        weights in its :meth:`state_dict`.
+        Called once by the trainer, right after it built ``model`` (same seeded RNG) and before it
+        copies it into the EMA network; the trainer optimises their parameters with the network's.
+        The algorithm keeps them and stores their weights in its :meth:`state_dict`. It may also set
+        up the network's parameter-free training noise here (Noisy Student's stochastic depth).
         """
         return None
 

@@ -1,5 +1,6 @@
 """The paper features of the seed methods (issue 16): SimMatch's EMA teacher, UDA's training signal
-annealing, ReMixMatch's rotation loss, Noisy Student's re-initialised student. Real Trainer, tiny images."""
+annealing, ReMixMatch's rotation loss, Noisy Student's re-initialised student and its stochastic depth.
+Real Trainer, tiny images."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import torch
 from sslengine import TrainConfig, Trainer
 from sslengine.algorithms.functional import tsa_threshold
 from sslengine.augment import to_float
+from sslengine.backbones import DropPath
 from tests.helpers.tiny_images import LABELED, LABELS, SIZE, images
 
 
-def trainer(algorithm: str, schedule_steps: int = 20_000, **options: object) -> Trainer:
+def trainer(algorithm: str, schedule_steps: int = 20_000, backbone: str = "cnn-small", **options: object) -> Trainer:
     """A tiny trainer of ``algorithm``; keyword arguments are that algorithm's own options."""
     config = TrainConfig(
-        num_classes=3, algorithm=algorithm, in_channels=1, image_size=SIZE, batch_size=2, mu=2,
+        num_classes=3, algorithm=algorithm, backbone=backbone, in_channels=1, image_size=SIZE, batch_size=2, mu=2,
         schedule_steps=schedule_steps, algorithm_options=options,
     )
     return Trainer(config, device="cpu")
@@ -108,6 +110,68 @@ def test_noisy_student_restarts_the_student_from_a_fresh_network_each_teacher_ro
     trained = [p.clone() for p in kept.model.parameters()]
     kept.fit(LABELED, LABELS, images(10, 1), steps=0)
     assert all(torch.equal(s, t) for s, t in zip(kept.model.parameters(), trained, strict=True))
+
+
+def test_noisy_student_restarts_the_ema_warm_up_with_each_fresh_student():
+    noisy = trainer("noisystudent", teacher_refresh_steps=0)
+    noisy.fit(LABELED, LABELS, images(10, 1), steps=3)
+    assert noisy.algorithm.ema_warmup_from == 0
+    noisy.fit(LABELED, LABELS, images(10, 1), steps=0)  # a fresh student: its EMA's warm-up counts from step 3
+    assert noisy.algorithm.ema_warmup_from == 3
+    assert Trainer.from_state(noisy.state_dict(), device="cpu").algorithm.ema_warmup_from == 3
+
+
+def test_the_trainer_counts_the_ema_warm_up_from_the_algorithms_ema_start():
+    run = trainer("supervised")
+    run.fit(LABELED, LABELS, steps=30)  # the warm-up decay is now (1 + 30) / (10 + 30)
+    run.algorithm.ema_warmup_from = 30  # as an algorithm that restarted the EMA at step 30
+    ema_before = [p.clone() for p in run.ema_model.parameters()]
+    run.fit(LABELED, LABELS, steps=1)
+    for before, after, student in zip(ema_before, run.ema_model.parameters(), run.model.parameters(), strict=True):
+        assert torch.allclose(after, before.lerp(student, 1.0 - 0.1), atol=1e-6)  # decay (1 + 0) / (10 + 0)
+
+
+def survivals(network: torch.nn.Module) -> list[float]:
+    return [module.survival for module in network.modules() if isinstance(module, DropPath)]
+
+
+def test_noisy_student_stochastic_depth_noises_the_student_and_never_the_teacher():
+    noisy = trainer("noisystudent", backbone="wrn-28-2", teacher_refresh_steps=0, student_survival=0.8)
+    noisy.fit(LABELED, LABELS, images(10, 1), steps=2)
+    noisy.fit(LABELED, LABELS, images(10, 1), steps=0)  # a second teacher round: a re-initialised student
+    assert survivals(noisy.model)[-1] == pytest.approx(0.8)
+    x = to_float(LABELED)
+    with torch.no_grad():
+        noisy.model.train()
+        assert not torch.equal(noisy.model.features(x), noisy.model.features(x))  # branches dropped per draw
+        teacher = noisy.algorithm.teacher
+        assert not teacher.training
+        assert torch.equal(teacher(x), teacher(x))
+    assert torch.equal(noisy.predict(LABELED).probs, noisy.predict(LABELED).probs)
+
+
+def test_noisy_student_stochastic_depth_option_is_checked():
+    with pytest.raises(ValueError, match=r"invalid NoisyStudentOptions: student_survival must be in \(0, 1\]"):
+        trainer("noisystudent", backbone="wrn-28-2", student_survival=0.0)
+    with pytest.raises(ValueError, match="student_survival=0.8: stochastic depth needs a residual backbone"):
+        trainer("noisystudent", student_survival=0.8)  # cnn-small has no residual blocks
+    assert survivals(trainer("noisystudent", backbone="wrn-28-2").model) == [1.0] * 12  # off by default
+
+
+def test_noisy_student_with_stochastic_depth_resumes_exactly_from_a_checkpoint():
+    def make() -> Trainer:
+        return trainer("noisystudent", backbone="wrn-28-2", teacher_refresh_steps=0, student_survival=0.8)
+
+    uninterrupted, first = make(), make()
+    for run in (uninterrupted, first):
+        run.fit(LABELED, LABELS, images(10, 1), steps=2)
+    resumed = Trainer.from_state(first.state_dict(), device="cpu")
+    assert resumed.config.algorithm_options.student_survival == 0.8
+    assert survivals(resumed.model) == survivals(first.model)
+    expected = uninterrupted.fit(LABELED, LABELS, images(10, 1), steps=2)
+    assert resumed.fit(LABELED, LABELS, images(10, 1), steps=2).scalars == expected.scalars
+    for name, tensor in uninterrupted.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
 def test_remixmatch_checkpoint_restores_the_rotation_head():
