@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
 from django.test import Client
 
 from labelapp.projects.models import LabelClass, Membership, Project, Role
 from tests.helpers.accounts import logged_in, make_user
+
+_postgres_sql_flush = PostgresOperations.sql_flush
+
+
+def _sql_flush_by_delete(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+    """The flush after each transactional test (``django_db(transaction=True)``) as DELETEs, as Django's SQLite
+    backend does it, instead of PostgreSQL's one TRUNCATE: the TRUNCATE of the 26 tables took 0.7-1.0 s a
+    test on this machine (it replaces every table's and index's files), the DELETEs of the few rows a test
+    leaves 6 ms. Rows, sequences (not reset either way) and the post_migrate signal are as before; Django's
+    foreign keys are deferrable, so the order does not matter within the flush's transaction. A flush that
+    resets sequences or cascades keeps Django's TRUNCATE."""
+    if reset_sequences or allow_cascade or not tables:
+        return _postgres_sql_flush(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    delete = f"{style.SQL_KEYWORD('DELETE')} {style.SQL_KEYWORD('FROM')}"
+    return ["SET CONSTRAINTS ALL DEFERRED;", *(f"{delete} {style.SQL_FIELD(self.quote_name(table))};" for table in tables)]
+
+
+PostgresOperations.sql_flush = _sql_flush_by_delete
 
 
 @pytest.fixture(autouse=True)

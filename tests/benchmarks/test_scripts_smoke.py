@@ -79,6 +79,7 @@ def test_web_load_tiny_run_has_no_errors(tmp_path: Path) -> None:
     out = tmp_path / "web.json"
     run_script(SCRIPTS[2], "--images", "300", "--labeled", "10", "--annotators", "2", "--reviewers", "1", "--cycles", "2",
                "--pages", "1", "--think", "0", "--repeats", "1", "--round-seconds", "0",
+               "--web-processes", "1",  # one uvicorn start; two processes are tests/reliability/test_web_processes.py's
                "--database", f"bench_web_smoke_{os.getpid()}", "--out", str(out))
     (variant,) = json.loads(out.read_text())["variants"].values()  # the default: the yielding training worker
     median = variant["median"]

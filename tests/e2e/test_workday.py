@@ -50,8 +50,9 @@ def test_every_panel_follows_a_real_round_and_exactly_one_of_start_and_stop_show
     page.wait_for_function("() => document.querySelector('#training-panel [data-field=state]').textContent === 'Round queued'")
     assert visible_switches(page) == ["stop"]
 
-    # A real round (the job's code) that is still training when Stop is clicked.
-    round_thread = threading.Thread(target=run_training_round, args=(small_project.pk,), kwargs={"steps": 200})
+    # A real round (the job's code) that is still training when Stop is clicked: 80 steps outlast the click
+    # (several seconds of training on a quiet machine; the first progress event comes at its first step).
+    round_thread = threading.Thread(target=run_training_round, args=(small_project.pk,), kwargs={"steps": 80})
     round_thread.start()
     try:
         page.wait_for_function("() => document.querySelector('#training-panel [data-field=progress]').value > 0")

@@ -34,9 +34,12 @@ def browser() -> Iterator:
         browser.close()
 
 
-@pytest.fixture
-def asgi_server():
-    """The ASGI app under the app's web server (uvicorn, ``labelapp.web_server``) with this test's database and Redis; yields its URL."""
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup):
+    """The ASGI app under the app's web server (uvicorn, ``labelapp.web_server``) with the test database and
+    Redis; yields its URL. Started once per place that imports it (a uvicorn start under load takes 5-13 s):
+    it keeps no state of its own between tests (sessions, caches and rows live in the database and Redis,
+    which each test resets), and it stops before the test database is dropped (``django_db_setup``)."""
     server = WebServer(env=worker_env(DEBUG="1"))  # DEBUG: static files are served too
     server.start()
     yield f"http://127.0.0.1:{server.port}"

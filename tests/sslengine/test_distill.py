@@ -111,7 +111,7 @@ def _distil(teacher: Trainer, data: ImageSet, mode: str, steps: int, student: st
 def test_a_distilled_student_agrees_with_its_teacher_on_nine_images_in_ten(
     teacher: Trainer, fashion_small: ImageSet, fashion_test_small: ImageSet, mode: str
 ) -> None:
-    student = _distil(teacher, fashion_small, mode, steps=500)
+    student = _distil(teacher, fashion_small, mode, steps=250)  # measured (hard, soft): 0.915, 0.929 on unseen images; 500 steps: 0.929, 0.934
     assert student.config.backbone == "cnn-small" and distillation_options(student).mode == mode
     for images in (fashion_small.images, fashion_test_small.images):  # the transfer set, then unseen images
         agreement = (student.predict(images).predicted == teacher.predict(images).predicted).float().mean()

@@ -2,11 +2,13 @@
 
 Real Fashion-MNIST: 4 labels per class from the shipped 2,000-image train slice, all 2,000 images as
 the unlabeled pool, accuracy on 1,000 images of the official test split. Both runs take the same
-1,000 optimizer steps with the same labeled batches (batch 16, μ = 3, τ = 0.95, paper defaults
+500 optimizer steps with the same labeled batches (batch 16, μ = 3, τ = 0.95, paper defaults
 otherwise). A control run with the unlabeled loss switched off (λu = 0) must not reach the margin,
 so the test fails if the unlabeled loss stops contributing.
 
-On this 2-core CPU with one thread: about 2 minutes quiet, all three runs together.
+Measured at 500 steps (2026-12-02, this CPU, one thread): supervised 60.2 %, FixMatch 66.0 % (+58 images),
+control 57.4 % (-28): 48 CPU-seconds for the three runs. The 1,000 steps this test took before passed too,
+at twice the cost (147 s in a loaded whole-suite run); at 300 steps FixMatch led by only 37 images.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 LABELS_PER_CLASS = 4
-STEPS = 1000
+STEPS = 500
 CLEAR_MARGIN = 0.04  # 40 more correct images out of 1,000
 
 

@@ -31,28 +31,28 @@ def assert_one_current_prediction_per_image(project: Project) -> None:
     assert not predictions.values("image").annotate(n=Count("id")).filter(n__gt=1).exists()
 
 
-def test_a_subprocess_worker_makes_a_version_and_the_next_round_resumes_from_its_checkpoint(labeled_project):
-    assert services.round_enqueue(project_id=labeled_project.pk, steps=5)
+def test_a_subprocess_worker_makes_a_version_and_the_next_round_resumes_from_its_checkpoint(small_project):
+    assert services.round_enqueue(project_id=small_project.pk, steps=5)
     worker = start_worker(burst=True)
     output, _ = worker.communicate(timeout=240)
     assert worker.returncode == 0, output.decode()[-3000:]
 
-    first = ModelVersion.objects.get(project=labeled_project)
+    first = ModelVersion.objects.get(project=small_project)
     assert (first.number, first.steps, first.round_steps) == (1, 5, 5)
-    assert (first.human_labels, first.pseudo_labels, first.images) == (12, 0, 300)
+    assert (first.human_labels, first.pseudo_labels, first.images) == (12, 0, 60)
     assert first.device == "cpu" and first.algorithm == "fixmatch"
     assert set(first.timings) >= {"cache", "train", "inference", "write", "total"}
     assert set(first.losses) >= {"loss", "loss_x", "loss_u"}
-    assert_one_current_prediction_per_image(labeled_project)
-    assert labeled_project.current_version == first
+    assert_one_current_prediction_per_image(small_project)
+    assert small_project.current_version == first
     ids, embeddings = version_embeddings(first)
-    assert len(ids) == embeddings.shape[0] == 300
+    assert len(ids) == embeddings.shape[0] == 60
 
-    assert services.round_enqueue(project_id=labeled_project.pk, steps=5)
+    assert services.round_enqueue(project_id=small_project.pk, steps=5)
     run_burst_in_process()  # a fresh process state: no warm trainer, so it must load v1's checkpoint
-    second = ModelVersion.objects.get(project=labeled_project, number=2)
+    second = ModelVersion.objects.get(project=small_project, number=2)
     assert (second.steps, second.round_steps) == (10, 5)
-    assert_one_current_prediction_per_image(labeled_project)
+    assert_one_current_prediction_per_image(small_project)
     assert Trainer.load(checkpoint_path(second.checkpoint)).global_step == 10
 
 
