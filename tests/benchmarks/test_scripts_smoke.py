@@ -15,7 +15,8 @@ from sslengine.datasets import DEFAULT_FASHION_MNIST_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py",
-           "benchmarks/engine/bn_recalibration.py"]
+           "benchmarks/engine/bn_recalibration.py", "benchmarks/engine/pretrain_budget.py",
+           "benchmarks/engine/learning_test_seeds.py"]
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
@@ -48,6 +49,23 @@ def test_label_efficiency_tiny_run_scores_exported_model_and_counts_review_actio
     assert points[-1]["labels"] + points[-1]["accepted"] + points[-1]["rejected"] == 10
     assert all(0.0 <= p["test_accuracy"] <= 1.0 for p in points) and points[-1]["version"] == 2
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@needs_fashion_mnist
+def test_pretrain_budget_tiny_run_reports_every_arm_of_the_ablation_at_every_budget(tmp_path: Path) -> None:
+    out = tmp_path / "pb.json"
+    run_script(SCRIPTS[4], "--pool", "100", "--budgets", "0,1", "--labels", "10", "--test-limit", "100", "--json", str(out))
+    points = json.loads(out.read_text())["points"]
+    assert [p["steps"] > 0 for p in points] == [False, True]
+    for point in points:
+        assert set(point["ablation"]) == {"typicality@10", "random@10"}
+        assert all(0.0 <= arm["propagation"] <= 1.0 and 0.0 <= arm["nearest_labeled"] <= 1.0 for arm in point["ablation"].values())
+
+
+def test_learning_test_seeds_tiny_run_scores_each_seed(tmp_path: Path) -> None:
+    out = tmp_path / "seeds.json"
+    run_script(SCRIPTS[5], "--algorithms", "supervised", "--seeds", "0,1", "--steps", "2", "--json", str(out))
+    assert [(r["seed"], 0.0 <= r["test_accuracy"] <= 1.0) for r in json.loads(out.read_text())["runs"]] == [(0, True), (1, True)]
 
 
 def test_speed_tiny_run_reports_rates_and_flops(tmp_path: Path) -> None:
