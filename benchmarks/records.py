@@ -16,3 +16,14 @@ def run_header(benchmark: str, script: str, args: argparse.Namespace, argv: list
     """``benchmark``, the ``command`` that reproduces the run (``script`` + its arguments) and the ``config``."""
     arguments = sys.argv[1:] if argv is None else argv
     return {"benchmark": benchmark, "command": " ".join([script, *arguments]), "config": json_config(args)}
+
+
+def record_append(record: dict, key: str, entry: dict, path: Path) -> None:
+    """Add ``entry`` to ``record[key]``, print it as one JSON line and rewrite ``path``: a long run's results so
+    far survive an interruption."""
+    import json
+
+    record[key].append(entry)
+    print(json.dumps(entry), flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1))

@@ -13,7 +13,6 @@ seed (initialisation, batches, augmentation) varied; the labeled set stays the s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.records import run_header  # noqa: E402
+from benchmarks.records import record_append, run_header  # noqa: E402
 from sslengine import TrainConfig, Trainer  # noqa: E402
 from sslengine.datasets import load_npz, stratified_subset  # noqa: E402
 
@@ -59,10 +58,7 @@ def main(argv: list[str] | None = None) -> None:
             acc, cpu = accuracy(algorithm, seed, args.steps, args.labels_per_class)
             run = {"algorithm": algorithm, "seed": seed, "steps": args.steps, "test_accuracy": round(acc, 4),
                    "cpu_seconds": round(cpu, 1), "load_average_1m": os.getloadavg()[0]}
-            record["runs"].append(run)
-            print(json.dumps(run), flush=True)
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(record, indent=1))
+            record_append(record, "runs", run, args.json)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ trained models are in benchmarks/label_efficiency.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,7 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.records import run_header  # noqa: E402
+from benchmarks.records import record_append, run_header  # noqa: E402
 from sslengine import Predictions, PretrainConfig, Pretrainer, embedding_quality, propagate, select_indices  # noqa: E402
 from sslengine.datasets import load_fashion_mnist  # noqa: E402
 
@@ -103,10 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             "ablation": ablation(embeddings, test_embeddings, truth, test_truth, sizes, args.seed),
             "load_average_1m": os.getloadavg()[0],
         }
-        record["points"].append(point)
-        print(json.dumps(point), flush=True)
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(record, indent=1))
+        record_append(record, "points", point, args.json)
 
 
 if __name__ == "__main__":
