@@ -43,6 +43,17 @@ def fresh_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer instance: channels_redis keeps per-channel receive locks on the
+    layer, and a consumer left waiting when a test's event loop closed would leave one bound to that loop for
+    the next test's consumers ("bound to a different event loop")."""
+    from channels.layers import channel_layers
+
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def owner(db) -> User:
     return make_user("olivia-owner")

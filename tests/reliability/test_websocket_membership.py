@@ -24,7 +24,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def _version_seen(project_id: int, number: int, *sockets: WebsocketCommunicator) -> bool:
-    """Publish version ``number``: does every one of ``sockets`` receive it?"""
+    """Publish version ``number``: does every one of ``sockets`` receive it?
+
+    Each scenario disconnects every socket it opened before its event loop ends: a consumer left waiting in a
+    closed loop leaves channels_redis's per-channel receive lock bound to that loop, and the next test's
+    consumer that has to wait on it fails with "bound to a different event loop" (seen once in CI)."""
     await sync_to_async(publish)(project_id, version_ready(number, {}))
     return all([(await socket.receive_json_from(timeout=5))["version"] == number for socket in sockets])
 
@@ -44,6 +48,7 @@ def test_a_member_removed_on_the_members_page_is_closed_and_gets_no_more_events(
         await sync_to_async(publish)(project.pk, version_ready(2, {"human": 1}))
         still_relayed = (await other.receive_json_from(timeout=5))["version"] == 2
         nothing_more = await removed.receive_nothing(timeout=0.5)
+        await removed.disconnect()  # every consumer ends inside this event loop (see _version_seen)
         await other.disconnect()
         return closed, still_relayed and nothing_more
 
@@ -60,6 +65,7 @@ def test_a_role_change_closes_the_socket_and_the_reconnect_gets_the_new_role(pro
         assert (await socket.connect())[0]
         await sync_to_async(services.membership_set_role)(membership=membership, role=Role.ANNOTATOR)
         closed = await socket.receive_output(timeout=5)
+        await socket.disconnect()
         again = socket_for(project.slug, reviewer_client)
         assert (await again.connect())[0]
         seen = await _version_seen(project.pk, 3, again)
