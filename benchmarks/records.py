@@ -1,8 +1,9 @@
-"""The head every benchmark's JSON record starts with: what ran, with which options."""
+"""What every benchmark's JSON record starts with (what ran, with which options), and appending results to it."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -21,8 +22,6 @@ def run_header(benchmark: str, script: str, args: argparse.Namespace, argv: list
 def record_append(record: dict, key: str, entry: dict, path: Path) -> None:
     """Add ``entry`` to ``record[key]``, print it as one JSON line and rewrite ``path``: a long run's results so
     far survive an interruption."""
-    import json
-
     record[key].append(entry)
     print(json.dumps(entry), flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
