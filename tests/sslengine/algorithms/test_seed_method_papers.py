@@ -1,5 +1,6 @@
 """The paper features of the seed methods (issue 16): SimMatch's EMA teacher, UDA's training signal
-annealing, ReMixMatch's rotation loss, Noisy Student's re-initialised student and its stochastic depth.
+annealing, ReMixMatch's rotation loss, Noisy Student's re-initialised student and its stochastic depth,
+Pseudo-Label's unfiltered targets.
 Real Trainer, tiny images."""
 
 from __future__ import annotations
@@ -59,6 +60,13 @@ def test_the_new_paper_options_are_checked_by_their_algorithms_options():
         trainer("mixmatch", rampup_steps=-1)
     with pytest.raises(ValueError, match=r"unknown UDAOptions fields: \['uda_tsa'\]"):
         trainer("uda", uda_tsa="none")  # the flat name of the h16learn branch is not an option
+
+
+def test_pseudo_label_trains_on_every_unlabeled_image_as_the_paper_unless_told_to_use_the_threshold():
+    paper = trainer("pseudolabel").fit(LABELED, LABELS, images(10, 1), steps=3).scalars["mask_ratio"]
+    thresholded = trainer("pseudolabel", use_threshold=True).fit(LABELED, LABELS, images(10, 1), steps=3).scalars["mask_ratio"]
+    assert paper == 1.0
+    assert thresholded < 0.5  # an untrained network's 3-class guesses never reach τ = 0.95
 
 
 def test_remixmatch_trains_a_rotation_head_with_the_network_and_can_switch_it_off():
