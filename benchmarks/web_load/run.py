@@ -54,6 +54,7 @@ from benchmarks.records import run_header  # noqa: E402
 
 PASSWORD = "bench-password-1"
 OPERATIONS = ("login", "next", "submit", "review_page")
+STOP_WAIT_SECONDS = 300  # a round at 100k images on this CPU: about a minute
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -237,9 +238,11 @@ def stop_worker(project_id: int, worker: subprocess.Popen) -> None:
     from labelapp.training.services import training_stop
 
     training_stop(project=Project.objects.get(pk=project_id))
-    worker.terminate()  # warm shutdown; a round in progress is then cut short
+    # Warm shutdown: the round in progress finishes and publishes first. A worker killed mid-round would
+    # leave its round lock in Redis until it expires, and the next variant's first round would not be queued.
+    worker.terminate()
     try:
-        worker.wait(timeout=10)
+        worker.wait(timeout=STOP_WAIT_SECONDS)
     except subprocess.TimeoutExpired:
         worker.kill()
         worker.wait()

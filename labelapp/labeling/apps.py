@@ -15,12 +15,14 @@ class LabelingConfig(AppConfig):
             counted_row_changed,
             imported_labels_save,
             queue_rank_for_version,
+            queue_rank_upcoming_version,
         )
-        from labelapp.training.signals import version_ready
+        from labelapp.training.signals import version_publishing, version_ready
 
         for model in (Annotation, ReviewDecision, Image):
             for name, signal in (("saved", post_save), ("deleted", post_delete)):
                 signal.connect(counted_row_changed, sender=model, dispatch_uid=f"counts-{model.__name__}-{name}")
         post_save.connect(annotation_saved, sender=Annotation, dispatch_uid="training-annotation-saved")
+        version_publishing.connect(queue_rank_upcoming_version, dispatch_uid="labeling-queue-order-upcoming")
         version_ready.connect(queue_rank_for_version, dispatch_uid="labeling-queue-order")
         images_labeled.connect(imported_labels_save, dispatch_uid="labeling-imported-labels")

@@ -40,10 +40,17 @@ COUNTS_CACHE_SECONDS = 10
 
 
 def current_version(project: Project) -> ModelVersion | None:
-    """The model version that readers see, or ``None`` before the first round."""
+    """The model version that readers see, or ``None`` before the first round (or if its row is gone).
+
+    Read once per project object: Django keeps the related row on the instance, and assigning another
+    ``current_version_id`` (or ``current_version``) replaces it, so a page that asks three times queries once.
+    """
     if project.current_version_id is None:
         return None
-    return ModelVersion.objects.filter(pk=project.current_version_id).first()
+    try:
+        return project.current_version
+    except ModelVersion.DoesNotExist:
+        return None
 
 
 def version_number(project: Project) -> int:
@@ -106,9 +113,11 @@ def queue_order_for(project: Project) -> QueueOrder | None:
     return order
 
 
-def queue_order_remember(*, project: Project, order: QueueOrder) -> None:
-    """Cache a built order for :func:`queue_order_for` (the project's current version and strategy)."""
-    key = queue_order_cache_key(project_id=project.pk, version_id=project.current_version_id, strategy=order.strategy)
+def queue_order_remember(*, project: Project, order: QueueOrder, version_id: int | None = None) -> None:
+    """Cache a built order for :func:`queue_order_for`: the order of ``version_id`` (by default the project's
+    current version) and the order's strategy."""
+    version_id = project.current_version_id if version_id is None else version_id
+    key = queue_order_cache_key(project_id=project.pk, version_id=version_id, strategy=order.strategy)
     cache.set(key, (order.pk, order.version_number, order.last_image_id, order.size), QUEUE_ORDER_CACHE_SECONDS)
 
 

@@ -108,7 +108,7 @@ def _lease_write(*, image: Image, user: User, lease_id: int | None) -> ImageLeas
     return lease
 
 
-def queue_order_build(*, project: Project) -> QueueOrder:
+def queue_order_build(*, project: Project, upcoming: ModelVersion | None = None) -> QueueOrder:
     """The stored label-queue order for the project's current version and strategy, built once.
 
     Before the first version: a random permutation seeded by the project. After: ``sslengine``'s
@@ -116,12 +116,24 @@ def queue_order_build(*, project: Project) -> QueueOrder:
     with unlabeled images as candidates, then the rest by least confidence, labeled images last (they
     come back only if a label is undone).
     Concurrent callers wait for the first builder and reuse its result.
+
+    ``upcoming``: a version about to become current (training's ``version_publishing``): its order is
+    built now, from scratch (an order of that number can only be a failed publication's), and the
+    current version's order is kept for the requests served until the flip, so none waits for a ranking.
     """
-    version = selectors.current_version(project)
+    version = upcoming if upcoming is not None else selectors.current_version(project)
     number = version.number if version else 0
     key = {"project": project, "version_number": number, "strategy": project.strategy}
+    serving: list[int] = []  # the version numbers whose orders requests may still use
+    if upcoming is not None:
+        QueueOrder.objects.filter(**key).delete()
+        current = Project.objects.filter(pk=project.pk).values_list("current_version__number", flat=True).first()
+        serving.append(current or 0)
     existing = QueueOrder.objects.filter(**key).first()
     if existing is not None:
+        if upcoming is None:  # the order a version_publishing built: the previous version's goes now
+            with transaction.atomic():
+                _stale_orders_drop(project, keep=existing)
         return existing
     try:
         with transaction.atomic():
@@ -134,14 +146,22 @@ def queue_order_build(*, project: Project) -> QueueOrder:
             if version is None:  # every image existing now is in the permutation
                 order.last_image_id = Image.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
             order.save(update_fields=["size", "last_image_id"])
-            stale = QueueOrder.objects.filter(project=project).exclude(pk=order.pk)
-            _queue_order_cache_forget(project, list(stale.values_list("version_number", "strategy")))
-            stale.delete()
+            _stale_orders_drop(project, keep=order, serving=serving)
             _refresh_statistics(QueueRank)
     except IntegrityError:
         return QueueOrder.objects.get(**key)
-    selectors.queue_order_remember(project=project, order=order)
+    selectors.queue_order_remember(project=project, order=order, version_id=version.pk if version else None)
     return order
+
+
+def _stale_orders_drop(project: Project, *, keep: QueueOrder, serving: Iterable[int] = ()) -> None:
+    """Delete the project's orders other than ``keep`` and those of the version numbers in ``serving``
+    (same strategy), and their cached lookups once committed."""
+    stale = QueueOrder.objects.filter(project=project).exclude(pk=keep.pk).exclude(
+        version_number__in=list(serving), strategy=project.strategy
+    )
+    _queue_order_cache_forget(project, list(stale.values_list("version_number", "strategy")))
+    stale.delete()
 
 
 def _queue_order_cache_forget(project: Project, orders: list[tuple[int, str]]) -> None:

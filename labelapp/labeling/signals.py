@@ -11,8 +11,9 @@
   :func:`labelapp.training.chain.round_enqueue_on_commit` themselves.
 - Labels an import found for its new images (the images app's ``images_labeled``) are saved as human
   labels with their history (:func:`labelapp.labeling.services.annotations_import`).
-- A new current version (training's ``version_ready``) gets its label queue ranked before pages are told,
-  so no annotator waits for the ranking.
+- A version about to become current (training's ``version_publishing``) gets its label queue ranked while
+  annotators still draw from the old one, so none waits for the ranking at the flip; ``version_ready``
+  (the new current version, before pages are told) builds it only where that did not happen.
 
 Connected in :meth:`labelapp.labeling.apps.LabelingConfig.ready`.
 """
@@ -41,6 +42,10 @@ def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: A
 
 def queue_rank_for_version(sender: type[ModelVersion], *, project: Project, version: ModelVersion, **kwargs: Any) -> None:
     queue_order_build(project=project)
+
+
+def queue_rank_upcoming_version(sender: type[ModelVersion], *, project: Project, version: ModelVersion, **kwargs: Any) -> None:
+    queue_order_build(project=project, upcoming=version)
 
 
 def imported_labels_save(

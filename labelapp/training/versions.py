@@ -8,6 +8,7 @@ to N in one transaction (:func:`version_flip`); then the caller prunes old versi
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -35,9 +36,11 @@ from labelapp.training.cache import (
 )
 from labelapp.training.locks import RoundLock, publish_lock, round_lock
 from labelapp.training.models import ModelVersion, Prediction
-from labelapp.training.signals import version_ready
+from labelapp.training.signals import version_publishing, version_ready
 from sslengine import Predictions
 from sslengine.checkpoint import atomic_write
+
+logger = logging.getLogger(__name__)
 
 PREDICTION_BATCH = 1000  # rows per INSERT transaction, so labelers' writes interleave on SQLite
 
@@ -140,6 +143,11 @@ def version_publish(
     if lock is not None:
         lock.ensure_held()
     timings["write"] = time.perf_counter() - mark  # version row, predictions, embeddings (the flip adds ms)
+    mark = time.perf_counter()
+    version_prepare(project=project, version=version)
+    if lock is not None:
+        lock.ensure_held()
+    timings["prepare"] = time.perf_counter() - mark  # what the apps above ready for it (the label queue's order)
     timings["total"] = time.perf_counter() - started
     version.timings = {name: round(value, 3) for name, value in timings.items()}
     version_flip(project=project, base=current, version=version)
@@ -150,6 +158,15 @@ def prediction_rows_write(*, version: ModelVersion, ids: np.ndarray, predictions
     """Bulk-write one prediction per image (row i is Image ``ids[i]``) for a version not yet current
     (``COPY`` on PostgreSQL, INSERT batches elsewhere: :mod:`labelapp.training.prediction_store`)."""
     prediction_store.predictions_write(version=version, ids=ids, predictions=predictions)
+
+
+def version_prepare(*, project: Project, version: ModelVersion) -> None:
+    """Let the apps above prepare for ``version`` before it becomes current (``version_publishing``); a
+    receiver's error is logged and the version is published all the same."""
+    for receiver, result in version_publishing.send_robust(ModelVersion, project=project, version=version):
+        if isinstance(result, Exception):
+            logger.error("project %s: preparing v%s failed in %s (it is published anyway): %r", project.pk,
+                         version.number, getattr(receiver, "__qualname__", receiver), result, exc_info=result)
 
 
 def version_flip(*, project: Project, base: ModelVersion | None, version: ModelVersion) -> None:
@@ -219,7 +236,8 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
         if lock is None:
             raise VersionUnavailable("A training round is running: stop training or wait for it, then roll back.")
         version_pin(version=version)
-        with publish_lock(project.pk):  # a label propagation publishes over the current version in turn
+        with publish_lock(project.pk):
+            version_prepare(project=project, version=version)  # a label propagation publishes over the current version in turn
             with transaction.atomic():
                 locked = Project.objects.select_for_update().get(pk=project.pk)
                 locked.current_version = version

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from labelapp.labeling import selectors, services
-from labelapp.labeling.models import Annotation, AnnotationEvent, ImageLease, ReviewDecision, Source
+from labelapp.labeling.models import Annotation, AnnotationEvent, ImageLease, QueueOrder, ReviewDecision, Source
 
 from .helpers import add_images, add_version
 
@@ -188,3 +188,45 @@ def test_the_queue_order_is_built_once_per_version_and_strategy(project, images)
     second = services.queue_order_build(project=project)
     assert second.pk != first.pk and second.version_number == 1 and second.size == len(images)
     assert not type(first).objects.filter(pk=first.pk).exists()  # old orders are dropped
+
+
+def test_an_upcoming_versions_order_is_built_before_its_flip_while_the_current_order_keeps_serving(project, images):
+    add_version(project, {image: (0, 0.9) for image in images})
+    serving = services.queue_order_build(project=project)
+    upcoming = add_version(project, {image: (1, 0.5) for image in images}, make_current=False)
+    built = services.queue_order_build(project=project, upcoming=upcoming)
+    assert (built.version_number, built.size) == (upcoming.number, len(images))
+    assert selectors.queue_order_for(project).pk == serving.pk  # requests before the flip use the old order
+    project.current_version = upcoming
+    project.save(update_fields=["current_version"])
+    assert selectors.queue_order_for(project).pk == built.pk  # after it, the new one, with no ranking to wait for
+    assert services.queue_order_build(project=project).pk == built.pk  # version_ready finds it built
+    assert not QueueOrder.objects.filter(pk=serving.pk).exists()
+
+
+def test_an_order_left_by_a_failed_publication_of_the_same_number_is_rebuilt(project, images):
+    upcoming = add_version(project, {image: (1, 0.5) for image in images}, make_current=False)
+    leftover = services.queue_order_build(project=project, upcoming=upcoming)
+    again = services.queue_order_build(project=project, upcoming=upcoming)
+    assert again.pk != leftover.pk and not QueueOrder.objects.filter(pk=leftover.pk).exists()
+
+
+def test_a_rollback_ranks_the_label_queue_of_the_version_before_making_it_current(project, images):
+    from labelapp.training.signals import version_publishing
+    from labelapp.training.versions import project_rollback
+
+    older = add_version(project, {image: (0, 0.9) for image in images})
+    newer = add_version(project, {image: (1, 0.5) for image in images})
+    seen: list[tuple[int | None, bool]] = []
+
+    def record(sender, *, project, version, **kwargs):
+        current = type(project).objects.get(pk=project.pk).current_version_id
+        seen.append((current, QueueOrder.objects.filter(project=project, version_number=version.number).exists()))
+
+    version_publishing.connect(record, dispatch_uid="test-rollback-order")
+    try:
+        project_rollback(project=project, version=older)
+    finally:
+        version_publishing.disconnect(dispatch_uid="test-rollback-order")
+    assert seen == [(newer.pk, True)]  # still the newer version while the older one's order is ranked
+    assert selectors.queue_order_for(project).version_number == older.number
