@@ -114,8 +114,8 @@ def test_a_distilled_student_agrees_with_its_teacher_on_nine_images_in_ten(
     student = _distil(teacher, fashion_small, mode, steps=250)  # measured (hard, soft): 0.915, 0.929 on unseen images; 500 steps: 0.929, 0.934
     assert student.config.backbone == "cnn-small" and distillation_options(student).mode == mode
     for images in (fashion_small.images, fashion_test_small.images):  # the transfer set, then unseen images
-        agreement = (student.predict(images).predicted == teacher.predict(images).predicted).float().mean()
-        assert float(agreement) >= 0.90
+        agreeing = int((student.predict(images).predicted == teacher.predict(images).predicted).sum())
+        assert agreeing >= 0.9 * len(images), agreeing  # counted: a float32 mean of 900/1,000 is below 0.9
 
 
 def test_a_distillation_resumes_exactly_from_its_checkpoint(teacher: Trainer, fashion_small: ImageSet, tmp_path) -> None:
