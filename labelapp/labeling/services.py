@@ -129,11 +129,10 @@ def queue_order_build(*, project: Project, upcoming: ModelVersion | None = None)
         QueueOrder.objects.filter(**key).delete()
         current = Project.objects.filter(pk=project.pk).values_list("current_version__number", flat=True).first()
         serving.append(current or 0)
-    existing = QueueOrder.objects.filter(**key).first()
-    if existing is not None:
-        if upcoming is None:  # the order a version_publishing built: the previous version's goes now
-            with transaction.atomic():
-                _stale_orders_drop(project, keep=existing)
+    existing = QueueOrder.objects.filter(**key).first() if upcoming is None else None
+    if existing is not None:  # e.g. the order a version_publishing built: the previous version's goes now
+        with transaction.atomic():
+            _stale_orders_drop(project, keep=existing)
         return existing
     try:
         with transaction.atomic():

@@ -236,8 +236,8 @@ def project_rollback(*, project: Project, version: ModelVersion) -> ModelVersion
         if lock is None:
             raise VersionUnavailable("A training round is running: stop training or wait for it, then roll back.")
         version_pin(version=version)
-        with publish_lock(project.pk):
-            version_prepare(project=project, version=version)  # a label propagation publishes over the current version in turn
+        with publish_lock(project.pk):  # a label propagation publishes over the current version in turn
+            version_prepare(project=project, version=version)
             with transaction.atomic():
                 locked = Project.objects.select_for_update().get(pk=project.pk)
                 locked.current_version = version
