@@ -69,10 +69,14 @@ class AnnotationConflict(LabelingError):
     status = 409
 
 
-def labeling_counts_forget(*, project_id: int) -> None:
+def labeling_counts_forget(*, project_id: int, images: bool = False) -> None:
     """Drop the project's cached counts once the current transaction commits (at once outside one), so
-    the next page or count request after a label or a decision reads fresh numbers."""
-    transaction.on_commit(lambda: cache.delete(selectors.counts_cache_key(project_id)))
+    the next page or count request after a label or a decision reads fresh numbers; ``images`` (an image
+    added or deleted) drops the pool's counts too."""
+    keys = [selectors.counts_cache_key(project_id)]
+    if images:
+        keys.append(selectors.pool_counts_cache_key(project_id))
+    transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def _lock_image(image_id: int) -> Image | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelapp.images.models import Image
 from labelapp.labeling.models import Annotation, Source
 from labelapp.labeling.services import annotations_import, labeling_counts_forget, queue_order_build
 from labelapp.lib.users import User
@@ -31,7 +32,7 @@ from labelapp.training.models import ModelVersion
 
 
 def counted_row_changed(sender: type, instance: Any, **kwargs: Any) -> None:
-    labeling_counts_forget(project_id=instance.project_id)
+    labeling_counts_forget(project_id=instance.project_id, images=sender is Image)
 
 
 def annotation_saved(sender: type[Annotation], instance: Annotation, **kwargs: Any) -> None:

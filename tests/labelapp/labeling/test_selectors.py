@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from labelapp.labeling import selectors, services
@@ -187,6 +189,42 @@ def test_counts_match_the_queues(project, images, annotator, reviewer):
         "rejected": 0, "review": 1, "low_confidence": 1, "suspects": 1,
     }
     assert ReviewDecision.objects.count() == 0
+
+
+def test_counts_after_labels_and_rejections_recount_the_labels_but_not_the_pool_until_an_image_changes(
+    project, images, annotator, reviewer, django_capture_on_commit_callbacks
+):
+    project.threshold, project.low_confidence_threshold = 0.9, 0.5
+    project.save()
+    version = add_version(project, {images[0]: (0, 0.95), images[1]: (1, 0.4), images[2]: (2, 0.99), images[3]: (0, 0.97),
+                                    images[4]: (1, 0.35)})
+
+    def counts_and_sql() -> tuple[dict, str]:
+        with CaptureQueriesContext(connection) as queries:
+            counts = selectors.labeling_counts(project)
+        return counts, " ".join(q["sql"] for q in queries.captured_queries)
+
+    def queue_sizes(counts: dict) -> tuple[int, int]:
+        return counts["review"], counts["low_confidence"]
+
+    def queues() -> tuple[int, int]:
+        return (selectors.review_queue(project, version=version).count(),
+                selectors.low_confidence_queue(project, version=version).count())
+
+    first, _ = counts_and_sql()
+    assert queue_sizes(first) == queues() == (3, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        label(project, images[2], 0, annotator)  # confident: leaves the review queue
+        label(project, images[4], 0, annotator)  # unsure: leaves the low-confidence queue
+        services.pseudo_labels_reject(project=project, user=reviewer, image_ids=[images[3].pk], version_number=version.number)
+    after, sql = counts_and_sql()
+    assert queue_sizes(after) == queues() == (1, 1)
+    assert (after["human"], after["rejected"], after["unlabeled"]) == (2, 1, 10)
+    assert 'FROM "images_image"' not in sql  # the pool's counts were kept: only label-side rows were read
+    with django_capture_on_commit_callbacks(execute=True):
+        add_images(project, 1, start=20)
+    grown, sql = counts_and_sql()
+    assert (grown["images"], grown["unlabeled"]) == (13, 11) and 'FROM "images_image"' in sql
 
 
 def test_a_malformed_cursor_reads_as_none():
