@@ -2,8 +2,8 @@
 
 What `make run` does, minus the browser: a fresh DATA_DIR with an embedded Redis, the demo project seeded
 (3,000 Fashion-MNIST train images, 2 labeled per class), the two real workers as subprocesses
-(`rqworker training --worker-class rq.SimpleWorker` and `rqworker default`, the environment as `make run`
-gives it: torch's default threads unless OMP_NUM_THREADS is set). Then the user presses Start
+(`rqworker training --worker-class labelapp.training.worker.TrainingWorker`, niced with TRAINING_NICE and
+TRAINING_TORCH_THREADS torch threads, and `rqworker default`, as `make run` starts them). Then the user presses Start
 training and labels ``--labels`` images from the label queue (one every ``--label-every`` seconds, through
 the labeling services the label page calls, answering from the ground truth). At ``--at`` seconds after
 Start, the current version is scored on the official Fashion-MNIST test split (10,000 images):
@@ -46,8 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def start_workers() -> list[subprocess.Popen]:
     """The two workers `make run` starts, seeing this process's DATA_DIR and Redis (inherited environment)."""
+    from labelapp.training.worker import WORKER_CLASS
+
     commands = (
-        ["rqworker", "training", "--worker-class", "rq.SimpleWorker"],
+        ["rqworker", "training", "--worker-class", WORKER_CLASS],
         ["rqworker", "default"],
     )
     return [

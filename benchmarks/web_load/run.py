@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import hashlib
 import json
 import os
@@ -341,17 +342,19 @@ class Recorder:
     """Latencies (ms) and errors per operation."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPERATIONS})
+    starts: dict[str, list[float]] = field(default_factory=lambda: {op: [] for op in OPERATIONS})  # wall clock
     errors: dict[str, int] = field(default_factory=lambda: {op: 0 for op in OPERATIONS})
     samples: dict[str, list[str]] = field(default_factory=dict)
 
     async def timed(self, op: str, call, ok=lambda result: True):
-        started = time.perf_counter()
+        started, wall = time.perf_counter(), time.time()
         try:
             result = await call
         except (TimeoutError, HttpError, OSError, asyncio.IncompleteReadError, ValueError) as error:
             self._error(op, f"{type(error).__name__}: {error}")
             return None
         self.latencies[op].append(1000 * (time.perf_counter() - started))
+        self.starts[op].append(wall)
         if not ok(result):
             self._error(op, str(result)[:200])
             return None
@@ -369,6 +372,18 @@ class Recorder:
             values = self.latencies[op]
             q = np.percentile(values, [50, 95, 99]).round(1).tolist() if values else [None] * 3
             out[op] = {"count": len(values), "errors": self.errors[op], "p50_ms": q[0], "p95_ms": q[1], "p99_ms": q[2]}
+        return out
+
+    def by_phase(self, phase_at) -> dict:
+        """Count and p50/p95 per worker phase (the phase sampled last before each request started): where the tail is."""
+        out: dict[str, dict] = {}
+        for op in OPERATIONS:
+            grouped: dict[str, list[float]] = {}
+            for wall, latency in zip(self.starts[op], self.latencies[op]):
+                grouped.setdefault(phase_at(wall), []).append(latency)
+            for phase, values in grouped.items():
+                p50, p95 = np.percentile(values, [50, 95]).round(1).tolist()
+                out.setdefault(phase, {})[op] = {"count": len(values), "p50_ms": p50, "p95_ms": p95}
         return out
 
 
@@ -459,6 +474,11 @@ class PhaseLog:
             await asyncio.sleep(self.every)
         return False
 
+    def phase_at(self, wall: float) -> str:
+        """The phase sampled last at or before ``wall`` (time.time())."""
+        index = bisect.bisect_right([t for t, _, _ in self.samples], wall) - 1
+        return self.samples[index][1] if index >= 0 else "unknown"
+
     def window(self, started: float, ended: float) -> dict:
         inside = [(phase, version) for t, phase, version in self.samples if started <= t <= ended]
         shares = {phase: round(sum(1 for p, _ in inside if p == phase) / len(inside), 2) for phase, _ in inside} if inside else {}
@@ -483,6 +503,7 @@ async def sessions(args: argparse.Namespace, port: int, names: dict, slug: str, 
         before = sum(b.retries for b in browsers.values())
         rec, window = await load(args, port, names, slug, repeat, browsers)
         window.update(phases.window(window["started"], window["ended"]))
+        window["by_worker_phase"] = rec.by_phase(phases.phase_at)
         window["get_retries_on_stale_connection"] = sum(b.retries for b in browsers.values()) - before
         rec.latencies["login"], rec.errors["login"] = (logins.latencies["login"], logins.errors["login"]) if repeat == 0 else ([], 0)
         results.append((rec, window))
