@@ -100,14 +100,14 @@ def label_page_context(project: Project, user: User, queue: str) -> dict:
         "project": project,
         "queue": queue,
         "classes": class_list,
-        "counts": selectors.labeling_counts(project),
+        "counts": selectors.labeling_counts(project, reader=user),
         "can_review": has_role(user, project, Role.REVIEWER),
         "config": page_config(project, class_list=class_list, queue=queue, skip_key=SKIP_KEY),
     }
 
 
 def review_page_context(
-    project: Project, *, class_index: int | None, after: selectors.ReviewCursor | None, page_size: int
+    project: Project, *, reader: User, class_index: int | None, after: selectors.ReviewCursor | None, page_size: int
 ) -> dict:
     """A page of the review grid, grouped by predicted class, plus the cursor of the next page."""
     version = selectors.current_version(project)
@@ -133,7 +133,7 @@ def review_page_context(
         "classes": class_list,
         "class_index": class_index,
         "next_after": selectors.ReviewCursor(last.predicted_index, last.confidence, last.image_id).encode() if last else "",
-        "counts": selectors.labeling_counts(project),
+        "counts": selectors.labeling_counts(project, reader=reader),
         "config": page_config(project, class_list=class_list, page_size=page_size),
     }
 
@@ -178,11 +178,11 @@ def suspects_items(project: Project, *, after: selectors.SuspectCursor | None, p
     }
 
 
-def suspects_page_context(project: Project, page_size: int) -> dict:
+def suspects_page_context(project: Project, reader: User, page_size: int) -> dict:
     first_page = suspects_items(project, after=None, page_size=page_size)
     return {
         "project": project,
-        "counts": selectors.labeling_counts(project),
+        "counts": selectors.labeling_counts(project, reader=reader),
         "classes": classes(project),
         "config": page_config(project, first_page=first_page),
     }

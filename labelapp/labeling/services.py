@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -75,8 +76,15 @@ def labeling_counts_forget(*, project_id: int, images: bool = False) -> None:
     added or deleted) drops the pool's counts too."""
     keys = [selectors.counts_cache_key(project_id)]
     if images:
-        keys.append(selectors.pool_counts_cache_key(project_id))
+        keys += [selectors.pool_counts_cache_key(project_id), selectors.counts_shared_cache_key(project_id)]
     transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def labeling_counts_own_change(*, project_id: int, user_id: int) -> None:
+    """Note that the user changed something in the project (once the transaction commits), so that the
+    counts shown to them next include it (:func:`selectors.labeling_counts`'s ``reader``)."""
+    key = selectors.counts_own_change_cache_key(project_id, user_id)
+    transaction.on_commit(lambda: cache.set(key, time.time(), selectors.COUNTS_CACHE_SECONDS))
 
 
 def _lock_image(image_id: int) -> Image | None:

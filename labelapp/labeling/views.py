@@ -33,7 +33,8 @@ def error(detail: str, status: int) -> JsonResponse:
 
 def json_endpoint(minimum: Role) -> Callable:
     """Log-in required, project scoped at ``minimum`` role, JSON body parsed; refusals answer ``{"detail"}``
-    with their status (400 for bad input, 404 for an id outside the project, 409 for a conflict)."""
+    with their status (400 for bad input, 404 for an id outside the project, 409 for a conflict). A POST
+    answered marks the person's own change, so that the counts shown to them next are fresh."""
 
     def decorate(view: Callable) -> Callable:
         @login_required
@@ -47,13 +48,16 @@ def json_endpoint(minimum: Role) -> Callable:
             if not isinstance(body, dict):
                 return error("The request body is not a JSON object.", 400)
             try:
-                return JsonResponse(view(request, project, body))
+                answer = JsonResponse(view(request, project, body))
             except InvalidInput as refused:
                 return error(str(refused), 400)
             except services.LabelingError as refused:
                 return error(str(refused), refused.status)
             except Http404:
                 return error("Not found.", 404)
+            if request.method == "POST":  # it may have changed labels: this person's next counts include it
+                services.labeling_counts_own_change(project_id=project.pk, user_id=request.user.pk)
+            return answer
 
         return wrapper
 
@@ -148,7 +152,7 @@ def prepare(request: AuthenticatedHttpRequest, project: Project, body: dict) -> 
 @json_endpoint(Role.ANNOTATOR)
 def state(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     """What a page needs to catch up after a missed websocket message: version and counts."""
-    return selectors.labeling_counts(project)
+    return selectors.labeling_counts(project, reader=request.user)
 
 
 @login_required
@@ -160,7 +164,7 @@ def review_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     except InvalidInput as refused:
         return _bad_page_query(request, refused)
     context = presenters.review_page_context(
-        project, class_index=query.get("class_index"), after=query.get("after") or None, page_size=REVIEW_PAGE_SIZE
+        project, reader=request.user, class_index=query.get("class_index"), after=query.get("after") or None, page_size=REVIEW_PAGE_SIZE
     )
     return render(request, "labeling/review.html", context)
 
@@ -189,7 +193,7 @@ def review_undo(request: AuthenticatedHttpRequest, project: Project, body: dict)
 @require_GET
 def suspects_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     project = get_project_for_user(request.user, slug, minimum=Role.REVIEWER)
-    return render(request, "labeling/suspects.html", presenters.suspects_page_context(project, SUSPECTS_PAGE_SIZE))
+    return render(request, "labeling/suspects.html", presenters.suspects_page_context(project, request.user, SUSPECTS_PAGE_SIZE))
 
 
 @require_GET

@@ -16,6 +16,6 @@ def labeling_panel(context: template.Context, project: Project) -> dict:
         "project": project,
         "user": user,
         "request": context.get("request"),
-        "counts": labeling_counts(project),
+        "counts": labeling_counts(project, reader=user),
         "can_review": has_role(user, project, Role.REVIEWER),
     }

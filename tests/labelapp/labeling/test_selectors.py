@@ -227,6 +227,28 @@ def test_counts_after_labels_and_rejections_recount_the_labels_but_not_the_pool_
     assert (grown["images"], grown["unlabeled"]) == (13, 11) and 'FROM "images_image"' in sql
 
 
+def test_others_labels_may_leave_a_readers_counts_seconds_old_but_the_readers_own_changes_show_at_once(
+    project, images, annotator, reviewer, django_capture_on_commit_callbacks, monkeypatch
+):
+    assert selectors.labeling_counts(project, reader=reviewer)["human"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        label(project, images[0], 0, annotator)
+    assert selectors.labeling_counts(project, reader=reviewer)["human"] == 0  # someone else's, < 5 s ago
+    assert selectors.labeling_counts(project, reader=annotator)["human"] == 0  # not marked as theirs: stale too
+    with django_capture_on_commit_callbacks(execute=True):
+        label(project, images[1], 0, annotator)
+        services.labeling_counts_own_change(project_id=project.pk, user_id=annotator.pk)  # as a labeling POST does
+    assert selectors.labeling_counts(project, reader=annotator)["human"] == 2
+    assert selectors.labeling_counts(project, reader=reviewer)["human"] == 2  # the recount is shared
+    with django_capture_on_commit_callbacks(execute=True):
+        label(project, images[2], 0, annotator)
+    assert selectors.labeling_counts(project)["human"] == 3  # no reader: fresh, as the count requests always were
+    monkeypatch.setattr(selectors, "COUNTS_STALE_SECONDS", 0.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        label(project, images[3], 0, annotator)
+    assert selectors.labeling_counts(project, reader=reviewer)["human"] == 4  # older than allowed: recounted
+
+
 def test_a_malformed_cursor_reads_as_none():
     assert selectors.ReviewCursor.decode("1:0.5") is None and selectors.SuspectCursor.decode("x:1") is None
     cursor = selectors.SuspectCursor(0.9500000000000001, 7)
