@@ -164,7 +164,7 @@ def image_detail(request: AuthenticatedHttpRequest, slug: str, image_id: int) ->
 
 
 @require_POST
-@json_endpoint(Role.ANNOTATOR)
+@json_endpoint(Role.ANNOTATOR, changes_counts=True)
 def images_label(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     """"Label all these as …": ``{"class_index", "images": [{"image", "expected_revision"}]}``."""
     given = validated(browser_inputs.BulkLabelSerializer, body)

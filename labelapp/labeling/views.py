@@ -31,10 +31,11 @@ def error(detail: str, status: int) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=status)
 
 
-def json_endpoint(minimum: Role) -> Callable:
+def json_endpoint(minimum: Role, *, changes_counts: bool = False) -> Callable:
     """Log-in required, project scoped at ``minimum`` role, JSON body parsed; refusals answer ``{"detail"}``
-    with their status (400 for bad input, 404 for an id outside the project, 409 for a conflict). A POST
-    answered marks the person's own change, so that the counts shown to them next are fresh."""
+    with their status (400 for bad input, 404 for an id outside the project, 409 for a conflict).
+    ``changes_counts`` (labels, review decisions): an answered call marks the person's own change, so that
+    the counts shown to them next include it."""
 
     def decorate(view: Callable) -> Callable:
         @login_required
@@ -55,7 +56,7 @@ def json_endpoint(minimum: Role) -> Callable:
                 return error(str(refused), refused.status)
             except Http404:
                 return error("Not found.", 404)
-            if request.method == "POST":  # it may have changed labels: this person's next counts include it
+            if changes_counts:
                 services.labeling_counts_own_change(project_id=project.pk, user_id=request.user.pk)
             return answer
 
@@ -104,7 +105,7 @@ def next_image(request: AuthenticatedHttpRequest, project: Project, body: dict) 
 
 
 @require_POST
-@json_endpoint(Role.ANNOTATOR)
+@json_endpoint(Role.ANNOTATOR, changes_counts=True)
 def submit(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     given = validated(inputs.AnnotationSubmitSerializer, body)
     annotation = services.annotation_submit(
@@ -118,7 +119,7 @@ def submit(request: AuthenticatedHttpRequest, project: Project, body: dict) -> d
 
 
 @require_POST
-@json_endpoint(Role.ANNOTATOR)
+@json_endpoint(Role.ANNOTATOR, changes_counts=True)
 def undo(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     lease = services.annotation_undo(project=project, user=request.user)
     return {"image": presenters.leased_image(project, lease)}
@@ -170,7 +171,7 @@ def review_page(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@json_endpoint(Role.REVIEWER)
+@json_endpoint(Role.REVIEWER, changes_counts=True)
 def review_decide(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     decision = validated(inputs.PseudoLabelDecisionSerializer, body)
     return services.pseudo_labels_decide(
@@ -183,7 +184,7 @@ def review_decide(request: AuthenticatedHttpRequest, project: Project, body: dic
 
 
 @require_POST
-@json_endpoint(Role.REVIEWER)
+@json_endpoint(Role.REVIEWER, changes_counts=True)
 def review_undo(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     image_ids = validated(inputs.ImageListSerializer, body)["images"]
     return services.pseudo_labels_undo(project=project, user=request.user, image_ids=image_ids)
@@ -204,7 +205,7 @@ def suspects_items(request: AuthenticatedHttpRequest, project: Project, body: di
 
 
 @require_POST
-@json_endpoint(Role.REVIEWER)
+@json_endpoint(Role.REVIEWER, changes_counts=True)
 def suspect_keep(request: AuthenticatedHttpRequest, project: Project, body: dict) -> dict:
     given = validated(inputs.SuspectKeepSerializer, body)
     decision = services.suspect_keep(
