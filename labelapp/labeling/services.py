@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Model, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -37,6 +37,7 @@ from labelapp.labeling.models import (
     ReviewDecision,
     Source,
 )
+from labelapp.lib.table_statistics import table_statistics_refresh
 from labelapp.lib.users import User
 from labelapp.projects.models import LabelClass, Project
 from labelapp.training import store
@@ -158,7 +159,7 @@ def queue_order_build(*, project: Project, upcoming: ModelVersion | None = None)
                 order.last_image_id = Image.objects.filter(project=project).order_by("-id").values_list("id", flat=True).first() or 0
             order.save(update_fields=["size", "last_image_id"])
             _stale_orders_drop(project, keep=order, serving=serving)
-            _refresh_statistics(QueueRank)
+            table_statistics_refresh(QueueRank)  # so the planner walks the rank index
     except IntegrityError:
         return QueueOrder.objects.get(**key)
     selectors.queue_order_remember(project=project, order=order, version_id=version.pk if version else None)
@@ -187,13 +188,6 @@ def _queue_order_cache_forget(project: Project, orders: list[tuple[int, str]]) -
     ]
     if keys:
         transaction.on_commit(lambda: cache.delete_many(keys))
-
-
-def _refresh_statistics(model: type[Model]) -> None:
-    """Let PostgreSQL's planner see a table that just changed in bulk (so it walks the rank index)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _ranks_insert(order: QueueOrder, image_ids: list[int]) -> None:

@@ -82,3 +82,13 @@ def test_a_failing_copy_leaves_no_row_behind(version_and_images) -> None:
     with pytest.raises(IntegrityError):
         prediction_store.predictions_copy(version=version, ids=broken, predictions=_predictions(len(ids)))
     assert not Prediction.objects.filter(version=version).exists()
+
+
+@needs_postgresql
+def test_the_planner_knows_a_written_version_s_rows_before_anyone_reads_them(version_and_images) -> None:
+    version, ids = version_and_images
+    prediction_store.predictions_write(version=version, ids=ids, predictions=_predictions(len(ids)))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Prediction._meta.db_table])
+        (estimated_rows,) = cursor.fetchone()
+    assert estimated_rows == len(ids)  # ANALYZE ran: without it the planner plans for a table it has never seen
