@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core.signals import request_finished
 from django.db.models.signals import post_delete, post_save
 
 
@@ -13,6 +14,7 @@ class LabelingConfig(AppConfig):
         from labelapp.labeling.signals import (
             annotation_saved,
             counted_row_changed,
+            counts_refresh_after_response,
             imported_labels_save,
             queue_rank_for_version,
             queue_rank_upcoming_version,
@@ -22,6 +24,7 @@ class LabelingConfig(AppConfig):
         for model in (Annotation, ReviewDecision, Image):
             for name, signal in (("saved", post_save), ("deleted", post_delete)):
                 signal.connect(counted_row_changed, sender=model, dispatch_uid=f"counts-{model.__name__}-{name}")
+        request_finished.connect(counts_refresh_after_response, dispatch_uid="labeling-counts-refresh-ahead")
         post_save.connect(annotation_saved, sender=Annotation, dispatch_uid="training-annotation-saved")
         version_publishing.connect(queue_rank_upcoming_version, dispatch_uid="labeling-queue-order-upcoming")
         version_ready.connect(queue_rank_for_version, dispatch_uid="labeling-queue-order")

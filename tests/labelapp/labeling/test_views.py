@@ -6,10 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from labelapp.labeling import selectors
 from labelapp.labeling.models import Annotation, AnnotationEvent, ReviewDecision
 from labelapp.projects.models import LabelClass
 
@@ -213,6 +216,26 @@ def test_counts_are_fresh_right_after_a_review_a_label_and_an_undo(
     with django_capture_on_commit_callbacks(execute=True):
         post(reviewer_client, "undo", project)
     assert counts()["human"] == 0
+
+
+def test_counts_served_aged_are_recounted_after_the_response_so_the_next_page_needs_no_recount(
+    project, images, version, reviewer_client, annotator_client, django_capture_on_commit_callbacks, monkeypatch
+):
+    def counts() -> tuple[dict, int]:
+        with CaptureQueriesContext(connection) as queries:
+            response = reviewer_client.get(url("state", project))
+        return response.json(), sum('COUNT(' in q["sql"] for q in queries.captured_queries)
+
+    assert counts()[0]["human"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        post(annotator_client, "submit", project, {"image": images[0].pk, "class_index": 0})  # someone else's
+    assert counts() == (counts()[0], 0) and counts()[0]["human"] == 0  # < 5 s old: served as they are
+    monkeypatch.setattr(selectors, "COUNTS_REFRESH_AHEAD_SECONDS", 0.0)
+    served, recounted_in_request = counts()
+    assert served["human"] == 0 and recounted_in_request > 0  # the old counts went out, then the recount ran
+    monkeypatch.setattr(selectors, "COUNTS_REFRESH_AHEAD_SECONDS", 5.0)
+    refreshed, recounted_in_request = counts()
+    assert refreshed["human"] == 1 and recounted_in_request == 0  # the next page found the fresh counts cached
 
 
 def test_a_reviewer_undoes_the_page_they_just_decided_but_not_older_or_changed_decisions(
