@@ -293,9 +293,9 @@ def pretrain_on_pool(args: argparse.Namespace, train: ImageSet, test: ImageSet, 
         record["encoder"] = pretrainer.encoder_state_dict()
         record["config"] = config.to_dict()
     # outside the budget: the test split's 20-NN accuracy shows what the encoder learned
-    record["test_quality"] = embedding_quality(pretrainer.embed(test.images, batch_size=1024), test.labels)
+    record["test_quality"] = embedding_quality(pretrainer.embed(test.images), test.labels)
     if selection_needs_embeddings:
-        record["embeddings"] = pretrainer.embed(train.images, batch_size=1024)
+        record["embeddings"] = pretrainer.embed(train.images)
     return record
 
 

@@ -40,6 +40,7 @@ from .augment import to_float
 from .backbones import Network, list_backbones
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .inference import inference_batch_size
 from .trainer import Trainer, checkpoint_config
 
 MODES = ("hard", "soft")
@@ -140,7 +141,7 @@ def tta_shifts(image_size: int) -> list[tuple[int, int]]:
 
 @torch.no_grad()
 def teacher_log_probs(
-    teachers: Sequence[Network], images: torch.Tensor, tta: bool = False, batch_size: int = 512
+    teachers: Sequence[Network], images: torch.Tensor, tta: bool = False, batch_size: int | None = None
 ) -> torch.Tensor:
     """log of the mean probability over ``teachers`` (an ensemble) and, with ``tta``, over :func:`tta_shifts`.
 
@@ -150,6 +151,7 @@ def teacher_log_probs(
     if not teachers:
         raise ValueError("at least one teacher is needed")
     shifts = tta_shifts(int(images.shape[-1])) if tta else [(0, 0)]
+    batch_size = inference_batch_size(next(teachers[0].parameters()).device, batch_size)
     rows = []
     for start in range(0, images.shape[0], batch_size):
         total = None
@@ -175,7 +177,7 @@ def teacher_targets(
     labeled_images: torch.Tensor,
     unlabeled_images: torch.Tensor,
     tta: bool = False,
-    batch_size: int = 512,
+    batch_size: int | None = None,
 ) -> TeacherTargets:
     """:class:`TeacherTargets` from trained trainers (their EMA networks) or networks."""
     networks = [t.ema_model if isinstance(t, Trainer) else t for t in teachers]

@@ -16,6 +16,22 @@ from .backbones import Network
 
 _ModuleT = TypeVar("_ModuleT", bound=torch.nn.Module)
 
+CPU_BATCH = 64
+"""Images per inference batch on a CPU. Measured at one thread on the 2-core CPU (2 MiB L2 per core,
+32 MiB L3; benchmarks/speed/inference_batch.py, RESULTS.md "Inference batch size on a CPU"), CPU-seconds
+of ``predict`` at batch 64 against 512, weights channels_last as :class:`sslengine.Trainer` keeps them:
+cnn-small −27 % (gray 28 px) and −42 % (RGB 32 px), cnn-dw −17 %, wrn-28-2 −42 % (RGB 32 px); batch 32
+within ±15 % of 64. With NCHW weights batch 512 cost 1.7-2.3× batch 64: a large batch's activations
+spill out of the caches."""
+GPU_BATCH = 512  # an accelerator wants wide batches
+
+
+def inference_batch_size(device: torch.device, batch_size: int | None = None) -> int:
+    """``batch_size`` if given, else :data:`CPU_BATCH` or :data:`GPU_BATCH` for ``device``."""
+    if batch_size is not None:
+        return batch_size
+    return GPU_BATCH if device.type == "cuda" else CPU_BATCH
+
 
 @dataclass
 class Predictions:
@@ -69,17 +85,20 @@ def fold_batchnorm(model: _ModuleT) -> _ModuleT:
 
 
 @torch.no_grad()
-def predict(model: Network, images: torch.Tensor, batch_size: int = 512) -> Predictions:
-    """Run ``model`` in eval mode over uint8 NCHW ``images`` (any device) in batches of ``batch_size``.
+def predict(model: Network, images: torch.Tensor, batch_size: int | None = None) -> Predictions:
+    """Run ``model`` in eval mode over uint8 NCHW ``images`` (any device) in batches of ``batch_size``
+    (default: :func:`inference_batch_size`).
 
     On a GPU: bf16 autocast and channels_last. On a CPU (measured in benchmarks/training/round_at_scale.py):
     a BatchNorm-folded copy of the model (:func:`fold_batchnorm`) in plain NCHW float32, 25% fewer
-    CPU-seconds than the unfolded model for cnn-small; channels_last, larger batches and
+    CPU-seconds than the unfolded model for cnn-small; channels_last, batches larger than
+    :data:`CPU_BATCH` and
     ``torch.inference_mode`` (whose tensors refuse later in-place updates) did not help there.
     ``model`` itself is left untouched.
     """
     device = next(model.parameters()).device
     use_cuda = device.type == "cuda"
+    batch_size = inference_batch_size(device, batch_size)
     network = model if use_cuda else fold_batchnorm(model)
     was_training = model.training
     network.eval()

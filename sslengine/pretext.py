@@ -29,7 +29,7 @@ from .algorithms.functional import nt_xent
 from .augment import simclr_augment, to_float
 from .backbones import ENCODER_FORMAT, BackboneSpec, Network, build_network, list_backbones
 from .checkpoint import atomic_save, generators_restore, generators_state, load_checkpoint
-from .inference import nearest_neighbours
+from .inference import inference_batch_size, nearest_neighbours
 from .registry import Registry
 from .trainer import resolve_device
 
@@ -222,9 +222,11 @@ class Pretrainer:
         return outputs
 
     @torch.no_grad()
-    def embed(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    def embed(self, images: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """The backbone's pooled features (eval mode) of uint8 ``images``, float32 [N, D] on the CPU:
-        the same space as :attr:`sslengine.inference.Predictions.embeddings`."""
+        the same space as :attr:`sslengine.inference.Predictions.embeddings`; batches as in
+        :func:`sslengine.inference.inference_batch_size`."""
+        batch_size = inference_batch_size(self.device, batch_size)
         was_training = self.network.training
         self.network.eval()
         chunks = []

@@ -269,11 +269,11 @@ class Trainer:
 
     # ---- inference -----------------------------------------------------------------------------
 
-    def predict(self, images: torch.Tensor, batch_size: int = 512) -> Predictions:
+    def predict(self, images: torch.Tensor, batch_size: int | None = None) -> Predictions:
         """Probabilities, confidence, margin, entropy and embeddings from the EMA weights."""
         return predict(self.ema_model, images, batch_size)
 
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 512) -> float:
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int | None = None) -> float:
         """Top-1 accuracy of the EMA weights."""
         predicted = self.predict(images, batch_size).predicted
         return float((predicted == torch.as_tensor(labels).cpu()).float().mean())

@@ -6,7 +6,8 @@ CPU-seconds, medians of ``--repeats`` after a warm-up):
 
 - ``before``: the former ``sslengine.inference.predict`` (BatchNorm as its own layer, channels_last,
   ``torch.no_grad``, batch 512), copied here as the reference;
-- ``predict``: today's ``sslengine.inference.predict`` (BatchNorm folded into the convolutions, NCHW);
+- ``predict``: today's ``sslengine.inference.predict`` (BatchNorm folded into the convolutions, NCHW, its
+  default CPU batch); ``predict_batch_<B>``: the same in batches of B;
 - ``folded_channels_last``, ``folded_inference_mode``, ``folded_batch_<B>``: one change each to ``predict``;
 - ``onnxruntime_batch_<B>``: the same network exported to ONNX (uint8 in, probabilities and embeddings out),
   run by onnxruntime's CPU provider with the same thread count (export time reported apart).
@@ -95,7 +96,7 @@ def inference(args: argparse.Namespace) -> dict:
 
     variants: dict[str, Callable[[], object]] = {
         "before": lambda: loop(network, 512, True, torch.no_grad),
-        "predict": lambda: predict(network, images, 512),
+        "predict": lambda: predict(network, images),  # its default batch (sslengine.inference.CPU_BATCH)
         "folded_channels_last": lambda: loop(fold_batchnorm(network), 512, True, torch.no_grad),
         "folded_inference_mode": lambda: loop(fold_batchnorm(network), 512, False, torch.inference_mode),
     }
@@ -103,6 +104,9 @@ def inference(args: argparse.Namespace) -> dict:
         if name.startswith("folded_batch_"):
             batch = int(name.rsplit("_", 1)[1])
             variants[name] = lambda batch=batch: loop(fold_batchnorm(network), batch, False, torch.no_grad)
+        if name.startswith("predict_batch_"):
+            batch = int(name.rsplit("_", 1)[1])
+            variants[name] = lambda batch=batch: predict(network, images, batch)
     result: dict = {"images": args.images, "threads": args.threads, "backbone": "cnn-small", "geometry": "28px 1ch"}
     wanted = args.variants.split(",")
     if any(name.startswith("onnxruntime") for name in wanted):

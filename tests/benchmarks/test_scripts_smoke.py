@@ -16,7 +16,7 @@ from sslengine.datasets import DEFAULT_FASHION_MNIST_DIR
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ["benchmarks/label_efficiency/run.py", "benchmarks/speed/run.py", "benchmarks/web_load/run.py",
            "benchmarks/engine/bn_recalibration.py", "benchmarks/engine/pretrain_budget.py",
-           "benchmarks/engine/learning_test_seeds.py"]
+           "benchmarks/engine/learning_test_seeds.py", "benchmarks/speed/inference_batch.py"]
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
@@ -74,6 +74,13 @@ def test_speed_tiny_run_reports_rates_and_flops(tmp_path: Path) -> None:
                "--predict-images", "64", "--repeats", "1", "--threads", "1", "--out", str(out))
     (row,) = json.loads(out.read_text())["rows"]
     assert row["train_images_per_s"] > 0 and row["predict_images_per_s"] > 0 and row["forward_mflops_per_image"] > 0
+
+
+def test_inference_batch_tiny_run_times_every_backbone_at_every_batch(tmp_path: Path) -> None:
+    out = tmp_path / "batch.json"
+    run_script(SCRIPTS[6], "--scale", "0.002", "--batches", "2,4", "--repeats", "1", "--out", str(out))
+    rows = json.loads(out.read_text())["rows"]
+    assert len(rows) == 4 and all(set(row["cpu_s"]) == {"2", "4"} for row in rows)
 
 
 @needs_fashion_mnist
