@@ -93,6 +93,9 @@ DATABASES = {
             f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
             schemes={"sqlite", "postgres", "postgresql", "pgsql"},
         ),
+        # 0 (a connection per request) for the web server: under ASGI every request runs its view in a thread
+        # of its own (Django's ThreadSensitiveContext), and a connection kept per thread exhausted
+        # PostgreSQL's max_connections within a minute of benchmarks/web_load ("too many clients already").
         conn_max_age=env.env_int("DB_CONN_MAX_AGE", 0, minimum=0),
     )
 }

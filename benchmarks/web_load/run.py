@@ -374,13 +374,14 @@ class Recorder:
             out[op] = {"count": len(values), "errors": self.errors[op], "p50_ms": q[0], "p95_ms": q[1], "p99_ms": q[2]}
         return out
 
-    def by_phase(self, phase_at) -> dict:
-        """Count and p50/p95 per worker phase (the phase sampled last before each request started): where the tail is."""
+    def by_group(self, group_at) -> dict:
+        """Count and p50/p95 per group of requests (``group_at``: a request's start, wall clock → its group, e.g.
+        the worker phase sampled last before it): where the tail is."""
         out: dict[str, dict] = {}
         for op in OPERATIONS:
             grouped: dict[str, list[float]] = {}
             for wall, latency in zip(self.starts[op], self.latencies[op]):
-                grouped.setdefault(phase_at(wall), []).append(latency)
+                grouped.setdefault(group_at(wall), []).append(latency)
             for phase, values in grouped.items():
                 p50, p95 = np.percentile(values, [50, 95]).round(1).tolist()
                 out.setdefault(phase, {})[op] = {"count": len(values), "p50_ms": p50, "p95_ms": p95}
@@ -503,7 +504,9 @@ async def sessions(args: argparse.Namespace, port: int, names: dict, slug: str, 
         before = sum(b.retries for b in browsers.values())
         rec, window = await load(args, port, names, slug, repeat, browsers)
         window.update(phases.window(window["started"], window["ended"]))
-        window["by_worker_phase"] = rec.by_phase(phases.phase_at)
+        window["by_worker_phase"] = rec.by_group(phases.phase_at)
+        # everyone's first request leaves at the same instant: how much of the tail is that start burst
+        window["by_start"] = rec.by_group(lambda wall, t0=window["started"]: "first 2 s" if wall < t0 + 2 else "after 2 s")
         window["get_retries_on_stale_connection"] = sum(b.retries for b in browsers.values()) - before
         rec.latencies["login"], rec.errors["login"] = (logins.latencies["login"], logins.errors["login"]) if repeat == 0 else ([], 0)
         results.append((rec, window))
