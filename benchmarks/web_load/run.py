@@ -201,7 +201,10 @@ def web_server_command(args: argparse.Namespace, port: int) -> list[str]:
 
 
 def start_web(command: list[str], port: int, log: Path) -> subprocess.Popen:
-    process = subprocess.Popen(command, cwd=ROOT, env=server_env(), stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    from labelapp.web_server import web_environment
+
+    process = subprocess.Popen(command, cwd=ROOT, env=web_environment(server_env()), stdout=log.open("ab"),
+                               stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180  # uvicorn's processes each import the app: slow on a loaded machine
     while time.monotonic() < deadline:
         try:

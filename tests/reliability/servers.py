@@ -23,7 +23,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
 from labelapp.lib.processes import wait_until
-from labelapp.web_server import web_command
+from labelapp.web_server import web_command, web_environment
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -102,8 +102,8 @@ class Answer:
 
 @dataclass
 class WebServer:
-    """The app's real web server (:func:`labelapp.web_server.web_command`: uvicorn, ``processes`` of it) as a
-    subprocess, and a tiny HTTP client for it."""
+    """The app's real web server (:func:`labelapp.web_server.web_command`: uvicorn, ``processes`` of it, in its
+    own environment: a database pool per process) as a subprocess, and a tiny HTTP client for it."""
 
     env: dict[str, str]
     port: int = field(default_factory=free_port)
@@ -115,7 +115,7 @@ class WebServer:
         log = open(Path(self.env["DATA_DIR"]) / f"web-{self.port}.log", "wb")  # noqa: SIM115
         self.process = subprocess.Popen(
             web_command(host="127.0.0.1", port=self.port, processes=self.processes),
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=web_environment(self.env), stdout=log, stderr=subprocess.STDOUT,
         )
         if not wait_until(self._answers, timeout=timeout, interval=0.3):
             self.stop()

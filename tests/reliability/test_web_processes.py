@@ -1,5 +1,6 @@
 """Several web processes behave as one (issue 17, item 2): the app's real server with two processes shares
-the login throttle and the cache through Redis, so a guesser gets the limit once, not once per process."""
+the login throttle and the cache through Redis, so a guesser gets the limit once, not once per process.
+And each process lends its requests pooled database connections instead of opening one per request."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import urllib.request
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from labelapp.lib import login_throttle
 from tests.helpers.training import worker_env
@@ -57,3 +59,27 @@ def test_two_web_processes_share_one_login_budget_and_one_cache(two_processes, o
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(settings, "LOGIN_FAILURE_LIMIT", LIMIT)
         assert login_throttle.login_locked(username=owner.username, source="ip:127.0.0.1")
+
+
+def database_sessions() -> int:
+    """Connections ever opened to the test database (PostgreSQL's statistics; a closed backend counts at exit)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql", reason="a PostgreSQL pool")
+def test_the_web_server_serves_many_requests_from_a_few_pooled_database_connections(transactional_db, project, annotator):
+    server = WebServer(env=worker_env(), processes=1)
+    server.start()
+    try:
+        server.log_in(annotator)
+        assert server.request("GET", f"/p/{project.slug}/label/state/").status == 200  # the pool is open now
+        before = database_sessions()
+        answers = [server.request("GET", f"/p/{project.slug}/label/state/").status for _ in range(30)]
+    finally:
+        server.stop()
+    assert answers == [200] * 30
+    # one connection per request would be 30 new sessions; the pool keeps what it opened (1 to DB_POOL_SIZE)
+    assert database_sessions() - before <= 3

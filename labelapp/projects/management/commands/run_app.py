@@ -25,7 +25,7 @@ from labelapp.lib import embedded_redis, env
 from labelapp.lib.processes import Supervisor, wait_until
 from labelapp.projects.services import AdminLogin, admin_account_ensure
 from labelapp.training.worker import WORKER_CLASS
-from labelapp.web_server import web_command, web_processes
+from labelapp.web_server import web_command, web_environment, web_processes
 
 STARTUP_TIMEOUT = 180.0
 
@@ -132,7 +132,8 @@ class Command(BaseCommand):
             supervisor.start(name, [sys.executable, "manage.py", "rqworker", *arguments], env=child_env, cwd=base_dir)
         processes = web_processes()
         self.say(f"starting the web server (uvicorn, {processes} processes) on {host}:{port}")
-        supervisor.start("web", web_command(host=host, port=port, processes=processes), env=child_env, cwd=base_dir)
+        supervisor.start("web", web_command(host=host, port=port, processes=processes), env=web_environment(child_env),
+                         cwd=base_dir)
         probe = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/accounts/login/"
         ready = wait_until(lambda: supervisor.dead() is not None or _answers(probe), timeout=STARTUP_TIMEOUT)
         dead = supervisor.dead()
