@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from labelapp.lib import env
 
 MAX_DEFAULT_PROCESSES = 8
-DB_POOL_SIZE = 8  # database connections per web process at most (DB_POOL_SIZE in labelapp.settings)
+WEB_DB_POOL_SIZE = 8  # database connections per web process at most (DB_POOL_SIZE in labelapp.settings)
 KEEP_ALIVE_SECONDS = 75  # as nginx's default
 
 
@@ -53,10 +53,10 @@ def web_command(*, host: str, port: int, processes: int | None = None) -> list[s
 
 def web_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """``environ`` for the web server: a database connection pool per process (``DB_POOL_SIZE``, default
-    :data:`DB_POOL_SIZE`; on PostgreSQL, :mod:`labelapp.settings`) unless ``environ`` sets one. Under ASGI each
+    :data:`WEB_DB_POOL_SIZE`; on PostgreSQL, :mod:`labelapp.settings`) unless ``environ`` sets one. Under ASGI each
     request runs in a thread of its own, so a pool, not ``DB_CONN_MAX_AGE``, is what spares every request a
     new PostgreSQL connection."""
-    return {"DB_POOL_SIZE": str(DB_POOL_SIZE), **environ}
+    return {"DB_POOL_SIZE": str(WEB_DB_POOL_SIZE), **environ}
 
 
 def main() -> None:

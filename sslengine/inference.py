@@ -91,9 +91,8 @@ def predict(model: Network, images: torch.Tensor, batch_size: int | None = None)
 
     On a GPU: bf16 autocast and channels_last. On a CPU (measured in benchmarks/training/round_at_scale.py):
     a BatchNorm-folded copy of the model (:func:`fold_batchnorm`) in plain NCHW float32, 25% fewer
-    CPU-seconds than the unfolded model for cnn-small; channels_last, batches larger than
-    :data:`CPU_BATCH` and
-    ``torch.inference_mode`` (whose tensors refuse later in-place updates) did not help there.
+    CPU-seconds than the unfolded model for cnn-small; channels_last, batches larger than :data:`CPU_BATCH`
+    and ``torch.inference_mode`` (whose tensors refuse later in-place updates) did not help there.
     ``model`` itself is left untouched.
     """
     device = next(model.parameters()).device

@@ -385,9 +385,9 @@ class Recorder:
             grouped: dict[str, list[float]] = {}
             for wall, latency in zip(self.starts[op], self.latencies[op]):
                 grouped.setdefault(group_at(wall), []).append(latency)
-            for phase, values in grouped.items():
+            for group, values in grouped.items():
                 p50, p95 = np.percentile(values, [50, 95]).round(1).tolist()
-                out.setdefault(phase, {})[op] = {"count": len(values), "p50_ms": p50, "p95_ms": p95}
+                out.setdefault(group, {})[op] = {"count": len(values), "p50_ms": p50, "p95_ms": p95}
         return out
 
 

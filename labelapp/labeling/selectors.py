@@ -424,18 +424,17 @@ def _counts_refresh_after_response(project_id: int) -> None:
             _refresh_due.add(project_id)
 
 
-def counts_refresh_due() -> int:
+def counts_refresh_due() -> None:
     """Recount the projects whose counts this process served aged (``request_finished``: the response is
-    already on its way); returns how many were recounted."""
+    already on its way)."""
     with _refresh_due_lock:
         due = list(_refresh_due)
         _refresh_due.clear()
     if not due:
-        return 0
+        return
     for project in Project.objects.filter(pk__in=due).select_related("current_version"):
         _counts_store(project, current_version(project), fresh=False)
         cache.delete(counts_refresh_cache_key(project.pk))
-    return len(due)
 
 
 def _counts_now(project: Project, version: ModelVersion | None, *, fresh: bool) -> dict[str, int]:
