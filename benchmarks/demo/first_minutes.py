@@ -13,6 +13,10 @@ Start, the current version is scored on the official Fashion-MNIST test split (1
   the project's encoder embeds the pool and the test images, and the project's labels are propagated over
   both together, as if the test images had been uploaded to the pool (transductive, like the app).
 
+Every version on the way is scored the same way afterwards (``timeline[].test_accuracy``): a trained
+version's checkpoint, and the encoder as each pre-training round left it, are copied when the version
+appears (a file copy; the scoring waits until the workers are stopped), and the labels are those at the mark.
+
     .venv/bin/python benchmarks/demo/first_minutes.py --out benchmarks/demo/first_minutes.json
 """
 
@@ -20,8 +24,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -72,21 +78,31 @@ def label_one(project, user, truth: dict[int, int], classes: dict) -> int | None
     return lease.image_id
 
 
-def score(project, version, test_images: np.ndarray, test_labels: np.ndarray) -> dict:
-    """Test accuracy of the version, as the module docstring says."""
+def snapshot(project, version, keep: Path) -> Path:
+    """A copy of what scores the version: its checkpoint when trained, else the project's encoder now."""
+    from labelapp.training.cache import checkpoint_path
+    from labelapp.training.models import ModelVersion
+    from labelapp.training.services import pretrainer_path
+
+    source = checkpoint_path(version.checkpoint) if version.kind == ModelVersion.Kind.TRAINED else pretrainer_path(project.pk)
+    return Path(shutil.copy(source, keep / f"v{version.number}-{source.name}"))
+
+
+def score(project, version, model: Path, test_images: np.ndarray, test_labels: np.ndarray) -> dict:
+    """Test accuracy of the version from its snapshot ``model``, as the module docstring says."""
     import torch
 
-    from labelapp.training.cache import ImageCache, cache_path, checkpoint_path
+    from labelapp.training.cache import ImageCache, cache_path
     from labelapp.training.models import ModelVersion
-    from labelapp.training.services import class_names, pretrainer_path, training_labels
+    from labelapp.training.services import class_names, training_labels
     from sslengine import Pretrainer, Trainer, propagate
 
     images = torch.from_numpy(test_images)
     if version.kind == ModelVersion.Kind.TRAINED:
-        predicted = Trainer.load(checkpoint_path(version.checkpoint), device="cpu").predict(images).predicted.numpy()
+        predicted = Trainer.load(model, device="cpu").predict(images).predicted.numpy()
         how = "the SSL model's checkpoint"
     else:
-        pretrainer = Pretrainer.load(pretrainer_path(project.pk), device="cpu")
+        pretrainer = Pretrainer.load(model, device="cpu")
         with np.load(cache_path(project)) as data:
             cache = ImageCache(ids=data["ids"], images=data["images"])
         labels = training_labels(project=project, cache=cache)
@@ -122,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     record = {**run_header("demo-first-minutes", "benchmarks/demo/first_minutes.py", args), "machine": app_env.machine()}
     workers = start_workers()
     timeline: list[dict] = []
+    keep = Path(tempfile.mkdtemp(prefix="demo-versions-"))
+    snapshots: dict[int, Path] = {}
     try:
         started = time.perf_counter()
         training_start(project=project)
@@ -136,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             version = project.current_version
             if version is not None and version.number != seen:
                 seen = version.number
+                snapshots[version.number] = snapshot(project, version, keep)
                 timeline.append({"t": round(elapsed, 1), "version": version.number, "kind": version.kind,
                                  "human_labels": version.human_labels, "pretrain_steps": version.pretrain_steps,
                                  "ssl_steps": version.steps, "metrics_quality": version.metrics.get("embedding_quality")})
@@ -143,11 +162,18 @@ def main(argv: list[str] | None = None) -> int:
         project.refresh_from_db()
         version = ModelVersion.objects.get(pk=project.current_version_id)
         scored_at = round(time.perf_counter() - started, 1)
+        if version.number not in snapshots:
+            snapshots[version.number] = snapshot(project, version, keep)
     finally:  # stop at once (a warm shutdown would finish the round in progress and publish after the mark)
         for worker in workers:
             worker.kill()
             worker.wait()
-    result = score(project, version, test.images.numpy(), test.labels.numpy())
+    test_images, test_labels = test.images.numpy(), test.labels.numpy()
+    result = score(project, version, snapshots[version.number], test_images, test_labels)
+    for entry in timeline:
+        scored = ModelVersion.objects.get(project=project, number=entry["version"])
+        entry["test_accuracy"] = round(score(project, scored, snapshots[scored.number], test_images, test_labels)["accuracy"], 4)
+    shutil.rmtree(keep)
     record.update({
         "seed_seconds": round(seed_seconds, 1),
         "labels_by_user": labeled,
