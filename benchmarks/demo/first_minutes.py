@@ -79,13 +79,17 @@ def label_one(project, user, truth: dict[int, int], classes: dict) -> int | None
 
 
 def snapshot(project, version, keep: Path) -> Path:
-    """A copy of what scores the version: its checkpoint when trained, else the project's encoder now."""
+    """A copy of what scores the version: its checkpoint when trained, else the project's encoder now (one
+    copy per encoder step: the propagated versions between two pre-training rounds share it)."""
     from labelapp.training.cache import checkpoint_path
     from labelapp.training.models import ModelVersion
     from labelapp.training.services import pretrainer_path
 
-    source = checkpoint_path(version.checkpoint) if version.kind == ModelVersion.Kind.TRAINED else pretrainer_path(project.pk)
-    return Path(shutil.copy(source, keep / f"v{version.number}-{source.name}"))
+    if version.kind == ModelVersion.Kind.TRAINED:
+        source, target = checkpoint_path(version.checkpoint), keep / f"v{version.number}.pt"
+    else:
+        source, target = pretrainer_path(project.pk), keep / f"encoder-{version.pretrain_steps}.pt"
+    return target if target.exists() else Path(shutil.copy(source, target))
 
 
 def score(project, version, model: Path, test_images: np.ndarray, test_labels: np.ndarray) -> dict:
@@ -169,10 +173,14 @@ def main(argv: list[str] | None = None) -> int:
             worker.kill()
             worker.wait()
     test_images, test_labels = test.images.numpy(), test.labels.numpy()
-    result = score(project, version, snapshots[version.number], test_images, test_labels)
+    scores: dict[Path, dict] = {}  # one score per snapshot
+    for number, model in snapshots.items():
+        if model not in scores:
+            scored = ModelVersion.objects.get(project=project, number=number)
+            scores[model] = score(project, scored, model, test_images, test_labels)
     for entry in timeline:
-        scored = ModelVersion.objects.get(project=project, number=entry["version"])
-        entry["test_accuracy"] = round(score(project, scored, snapshots[scored.number], test_images, test_labels)["accuracy"], 4)
+        entry["test_accuracy"] = round(scores[snapshots[entry["version"]]]["accuracy"], 4)
+    result = scores[snapshots[version.number]]
     shutil.rmtree(keep)
     record.update({
         "seed_seconds": round(seed_seconds, 1),
