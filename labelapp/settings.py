@@ -249,6 +249,10 @@ IMPORT_MAX_REQUEST_BYTES = env.env_int("IMPORT_MAX_REQUEST_BYTES", 2 * 1024 * 10
 IMPORT_MAX_ZIP_RATIO = env.env_int("IMPORT_MAX_ZIP_RATIO", 200, minimum=1)
 
 TRAINING_ROUND_SECONDS = env.env_int("TRAINING_ROUND_SECONDS", 60, minimum=1)
+# The first pre-training round and the first SSL round of a project train at most this long
+# (labelapp.training.rounds.round_seconds): the first embeddings and the first trained model come sooner.
+# (A pre-training round short of TRAINING_PRETRAIN_MIN_SECONDS, below, stops when it reaches it.)
+TRAINING_FIRST_ROUND_SECONDS = env.env_int("TRAINING_FIRST_ROUND_SECONDS", 30, minimum=1)
 # The training worker yields to the web (labelapp.training.worker): it runs at this niceness (0: as the web)
 # with this many torch threads (default: all cores but one, at least one).
 TRAINING_NICE = env.env_int("TRAINING_NICE", 10, minimum=0)

@@ -262,6 +262,11 @@ def round_metrics(
     }
 
 
+def pretrain_minimum() -> float:
+    """Seconds the encoder pre-trains in all before rounds train the SSL model (on this device)."""
+    return float(settings.TRAINING_PRETRAIN_MIN_SECONDS_GPU if torch.cuda.is_available() else settings.TRAINING_PRETRAIN_MIN_SECONDS)
+
+
 def round_phase(*, base: ModelVersion | None, labels: int, images: int, classes: int) -> str:
     """``PRETRAIN`` or ``TRAIN``: what the next round of a project does (the rule is stated in the README).
 
@@ -271,13 +276,31 @@ def round_phase(*, base: ModelVersion | None, labels: int, images: int, classes:
     """
     if labels == 0 or labels < settings.TRAINING_SSL_MIN_LABELS_PER_CLASS * max(1, classes):
         return PRETRAIN
-    minimum = settings.TRAINING_PRETRAIN_MIN_SECONDS_GPU if torch.cuda.is_available() else settings.TRAINING_PRETRAIN_MIN_SECONDS
     seconds, seen = (base.pretrain_seconds, base.pretrain_images) if base else (0.0, 0)
-    if seconds < minimum:
+    if seconds < pretrain_minimum():
         return PRETRAIN
     if seen and images * 100 >= seen * (100 + settings.TRAINING_PRETRAIN_GROWTH_PERCENT):
         return PRETRAIN
     return TRAIN
+
+
+def round_seconds(*, project: Project, base: ModelVersion | None, phase: str) -> float:
+    """The budget of a round nobody sized: the project's ``round_seconds`` (capped by TRAINING_ROUND_SECONDS),
+    but at most TRAINING_FIRST_ROUND_SECONDS for the first round of each phase (the project's first
+    pre-training round, its first SSL round), and a pre-training round short of :func:`pretrain_minimum`
+    stops there. In the first minutes labels arrive fast: a short first round puts the encoder's embeddings
+    (the typicality queue), then a trained model, in front of the user sooner, and the next round trains on
+    the labels given meanwhile."""
+    full = float(project_round_seconds(project))
+    first = float(settings.TRAINING_FIRST_ROUND_SECONDS)
+    if phase == PRETRAIN:
+        if base is None:
+            return min(full, first)
+        short_of_minimum = pretrain_minimum() - base.pretrain_seconds
+        return min(full, short_of_minimum) if short_of_minimum >= 1.0 else full
+    if not ModelVersion.objects.filter(project=project, kind=ModelVersion.Kind.TRAINED).exists():
+        return min(full, first)
+    return full
 
 
 def _labeled_tensors(labels: TrainingLabels) -> tuple[torch.Tensor, torch.Tensor]:
@@ -427,13 +450,12 @@ def round_run(
     """Run one round for the project and make its new version current (the caller holds the round lock).
 
     A pre-training round or an SSL round (:func:`round_phase`). Budget: ``steps`` optimizer steps, or
-    ``seconds`` of training (default: the project's round_seconds, at most settings.TRAINING_ROUND_SECONDS).
+    ``seconds`` of training (default: :func:`round_seconds`).
     """
     started = time.perf_counter()
     project = Project.objects.select_related("current_version").get(pk=project_id)
     base = project.current_version
-    if steps is None and seconds is None:
-        seconds = float(project_round_seconds(project))
+    sized = steps is not None or seconds is not None
     with publish_lock(project.pk):  # a label propagation publishing now is writing temp files of its own
         temp_files_delete(project=project)
 
@@ -446,6 +468,8 @@ def round_run(
     names = class_names(project=project)
     num_classes = max(2, max(names) + 1)
     phase = round_phase(base=base, labels=len(labels.rows), images=len(cache), classes=len(names))
+    if not sized:
+        seconds = round_seconds(project=project, base=base, phase=phase)
     if phase == PRETRAIN:
         events.announce(project.pk, events.round_started(version_next_number(project=project), PRETRAIN_ACTIVITY))
         publication = round_pretrain(project=project, base=base, cache=cache, labels=labels, num_classes=num_classes,

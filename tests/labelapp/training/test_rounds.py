@@ -13,6 +13,7 @@ from labelapp.training import resume, services
 from labelapp.training.cache import checkpoint_path
 from labelapp.training.jobs import run_training_round
 from labelapp.training.models import ModelVersion, Prediction
+from labelapp.training.rounds import PRETRAIN, TRAIN, round_seconds
 from labelapp.training.selectors import version_embeddings
 from sslengine import Trainer
 from tests.helpers.training import run_burst_in_process, start_worker
@@ -109,6 +110,23 @@ def test_a_rounds_default_budget_is_the_projects_seconds_capped_by_the_server(sm
     assert run_training_round(small_project.pk) == "done v1"
     version = ModelVersion.objects.get(project=small_project)
     assert 1.0 <= version.seconds < 30
+
+
+def test_first_rounds_are_short_pretraining_stops_at_its_minimum_later_rounds_take_the_projects_seconds(small_project, settings):
+    settings.TRAINING_FIRST_ROUND_SECONDS = 2
+    small_project.round_seconds = 5
+    small_project.save()
+    assert round_seconds(project=small_project, base=None, phase=PRETRAIN) == 2.0
+    assert round_seconds(project=small_project, base=None, phase=TRAIN) == 2.0
+    assert run_training_round(small_project.pk, steps=2) == "done v1"
+    first = ModelVersion.objects.get(project=small_project, number=1)
+    assert first.kind == ModelVersion.Kind.TRAINED
+    assert round_seconds(project=small_project, base=first, phase=TRAIN) == 5.0
+    assert round_seconds(project=small_project, base=first, phase=PRETRAIN) == 5.0
+    settings.TRAINING_PRETRAIN_MIN_SECONDS = 3  # the encoder has pre-trained 0 s: the round stops at the minimum
+    assert round_seconds(project=small_project, base=first, phase=PRETRAIN) == 3.0
+    settings.TRAINING_ROUND_SECONDS = 1
+    assert round_seconds(project=small_project, base=first, phase=TRAIN) == 1.0
 
 
 def test_a_round_ranks_the_label_queue_of_its_new_version_before_announcing_it(small_project):
