@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--labels", type=int, default=20, help="images the user labels from the queue")
     parser.add_argument("--label-every", type=float, default=5.0, help="seconds between two of the user's labels")
     parser.add_argument("--at", type=float, default=300.0, help="seconds after Start when the current version is scored")
+    parser.add_argument("--algorithm", default=None, help="the demo project's SSL algorithm (default: a new project's)")
     parser.add_argument("--out", type=Path, default=HERE / "first_minutes.json")
     return parser.parse_args(argv)
 
@@ -127,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from labelapp.images.demo import demo_seed
     from labelapp.labeling.models import Annotation
+    from labelapp.projects.services import project_update
     from labelapp.training.models import ModelVersion
     from labelapp.training.services import training_start
     from sslengine.datasets import load_fashion_mnist
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     user = get_user_model().objects.create_superuser("admin", password="demo-password")
     seeded = time.perf_counter()
     project, _ = demo_seed(owner=user)
+    if args.algorithm is not None:
+        project = project_update(project=project, algorithm=args.algorithm)  # as the settings page saves it
     truth = _demo_truth(project)
     classes = {c.index: c for c in project.classes.all()}
     seed_seconds = time.perf_counter() - seeded
